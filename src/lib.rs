@@ -1,0 +1,12 @@
+//! swarmlab: a BitTorrent swarm laboratory.
+//!
+//! One peer implementation ([`core`]) runs in two backends: a deterministic
+//! discrete-event simulator ([`sim`]) and, later, real TCP sockets. Scenarios
+//! ([`scenario`]) describe swarms; [`metrics`] turns what happens into result files.
+
+pub mod cli;
+pub mod core;
+pub mod metrics;
+pub mod scenario;
+pub mod sim;
+pub mod units;

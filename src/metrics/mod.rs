@@ -1,0 +1,53 @@
+//! Metrics: the one observer interface both backends report to, and the writers of the
+//! result files, so a simulated run and a tcp run of the same scenario produce the same
+//! files.
+//!
+//! A backend calls [`Observer`] methods as things happen, in non-decreasing time order
+//! (a flow segment is reported when it ends, with its start time). The recorder turns
+//! them into the run folder's CSVs.
+
+use crate::scenario::Role;
+use crate::units::{Bytes, Rate, SimTime};
+
+/// A peer's index in a run: its position in join order over all groups.
+pub type PeerIndex = u32;
+
+/// What is known about a peer when it joins.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeerInfo {
+    /// The peer's index.
+    pub peer: PeerIndex,
+    /// Index of its group in the scenario.
+    pub group: usize,
+    /// Its role.
+    pub role: Role,
+    /// Upload capacity drawn for it.
+    pub upload: Rate,
+    /// Download capacity drawn for it.
+    pub download: Rate,
+}
+
+/// Why a peer left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaveReason {
+    /// It completed and its linger time ran out.
+    Lingered,
+    /// It gave up before completing.
+    Aborted,
+}
+
+/// Receives what happens in a run.
+pub trait Observer {
+    /// A peer joined; seeds join holding every piece.
+    fn peer_joined(&mut self, now: SimTime, info: &PeerInfo);
+    /// A peer verified a piece (it now holds it and may share it).
+    fn piece_verified(&mut self, now: SimTime, peer: PeerIndex, piece: u32);
+    /// A peer completed the file.
+    fn peer_completed(&mut self, now: SimTime, peer: PeerIndex);
+    /// A peer left, holding these pieces.
+    fn peer_left(&mut self, now: SimTime, peer: PeerIndex, held: &[u32], reason: LeaveReason);
+    /// Data flowed from `from` to `to` at a constant `rate` between `start` and `end`.
+    fn flow(&mut self, from: PeerIndex, to: PeerIndex, start: SimTime, end: SimTime, rate: Rate);
+    /// A block of `bytes` was delivered whole from `from` to `to`.
+    fn block_delivered(&mut self, now: SimTime, from: PeerIndex, to: PeerIndex, bytes: Bytes);
+}

@@ -1,0 +1,2 @@
+//! The discrete-event simulator: event queue, virtual clock, network model and churn,
+//! driving one `core` peer per simulated peer.
