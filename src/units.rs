@@ -275,12 +275,7 @@ impl Decimal {
     }
 }
 
-fn quantity(
-    text: &str,
-    what: &str,
-    units: &[(&str, u128)],
-    hint: &str,
-) -> Result<u64, UnitError> {
+fn quantity(text: &str, what: &str, units: &[(&str, u128)], hint: &str) -> Result<u64, UnitError> {
     let Some((number, unit)) = split_quantity(text) else {
         return Err(UnitError(format!("\"{text}\" is not {what} ({hint})")));
     };
@@ -288,7 +283,9 @@ fn quantity(
         let suggestion = suggest_unit(unit, units)
             .map(|u| format!("try \"{} {u}\"", trim_number(text)))
             .unwrap_or_else(|| hint.to_string());
-        return Err(UnitError(format!("\"{text}\" is not {what} ({suggestion})")));
+        return Err(UnitError(format!(
+            "\"{text}\" is not {what} ({suggestion})"
+        )));
     };
     number.times(factor).ok_or_else(|| {
         UnitError(format!(
@@ -467,7 +464,13 @@ mod tests {
         assert_eq!("20 ms".parse(), Ok(SimDuration(20_000)));
         assert_eq!("30 min".parse(), Ok(SimDuration::from_secs(1800)));
         assert_eq!("1.5 s".parse(), Ok(SimDuration(1_500_000)));
-        assert!("10 sec".parse::<SimDuration>().unwrap_err().0.contains("try \"10 s\""));
+        assert!(
+            "10 sec"
+                .parse::<SimDuration>()
+                .unwrap_err()
+                .0
+                .contains("try \"10 s\"")
+        );
     }
 
     #[test]
@@ -482,7 +485,15 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["64 MiB", "300 B", "2 Mbit/s", "1500 bit/s", "20 ms", "30 min", "7 us"] {
+        for s in [
+            "64 MiB",
+            "300 B",
+            "2 Mbit/s",
+            "1500 bit/s",
+            "20 ms",
+            "30 min",
+            "7 us",
+        ] {
             let shown = if let Ok(b) = s.parse::<Bytes>() {
                 b.to_string()
             } else if let Ok(r) = s.parse::<Rate>() {

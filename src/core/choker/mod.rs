@@ -1,0 +1,150 @@
+//! Chokers: whom a peer uploads to. Every rechoke interval the peer hands its choker the
+//! current connections with their measured rates, and the choker answers with the set
+//! to unchoke; everyone else is choked.
+//!
+//! Adding a strategy is a small file: implement [`Choker`], name it in
+//! `scenario::policy`, and add it to [`build`].
+
+mod fastest_upload;
+mod round_robin;
+mod tit_for_tat;
+
+pub use fastest_upload::FastestUpload;
+pub use round_robin::RoundRobin;
+pub use tit_for_tat::TitForTat;
+
+use super::peer::ConnId;
+use super::random::Dice;
+use crate::scenario::{ChokerKind, Policy, SeedChokerKind};
+use crate::units::SimTime;
+
+/// One connection as a choker sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The connection.
+    pub conn: ConnId,
+    /// It wants something we have.
+    pub interested: bool,
+    /// We are currently unchoking it.
+    pub unchoked: bool,
+    /// Bytes per second it sent us over the rate window.
+    pub download_rate: u64,
+    /// Bytes per second we sent it over the rate window.
+    pub upload_rate: u64,
+    /// When the connection opened.
+    pub connected_at: SimTime,
+}
+
+/// An unchoking strategy.
+pub trait Choker {
+    /// Chooses the connections to unchoke at `now`, appending them to `unchoke`.
+    fn rechoke(
+        &mut self,
+        now: SimTime,
+        candidates: &[Candidate],
+        dice: &mut Dice,
+        unchoke: &mut Vec<ConnId>,
+    );
+}
+
+/// The choker a downloading peer runs.
+pub fn build(kind: ChokerKind, policy: &Policy) -> Box<dyn Choker> {
+    match kind {
+        ChokerKind::TitForTat => Box::new(TitForTat::new(policy)),
+    }
+}
+
+/// The choker a seed runs.
+pub fn build_seed(kind: SeedChokerKind, policy: &Policy) -> Box<dyn Choker> {
+    match kind {
+        SeedChokerKind::FastestUpload => Box::new(FastestUpload::new(policy)),
+        SeedChokerKind::RoundRobin => Box::new(RoundRobin::new(policy)),
+    }
+}
+
+/// Ranks interested candidates by `key`, highest first; ties go to connections already
+/// unchoked (so equal peers are not churned), then to the RNG.
+pub(crate) fn rank_interested(
+    candidates: &[Candidate],
+    dice: &mut Dice,
+    key: impl Fn(&Candidate) -> u64,
+) -> Vec<Candidate> {
+    let mut ranked: Vec<Candidate> = candidates
+        .iter()
+        .filter(|c| c.interested)
+        .copied()
+        .collect();
+    dice.shuffle(&mut ranked);
+    ranked.sort_by_key(|c| std::cmp::Reverse((key(c), c.unchoked)));
+    ranked
+}
+
+/// Optimistic unchoking shared by the chokers that use it: keeps `slots` random
+/// interested peers outside the regular set unchoked, drawing new ones every
+/// `interval`, or sooner when one leaves or becomes regular.
+#[derive(Clone, Debug)]
+pub struct Optimistic {
+    slots: usize,
+    interval: crate::units::SimDuration,
+    current: Vec<ConnId>,
+    next_rotation: SimTime,
+}
+
+impl Optimistic {
+    /// `slots` optimistic unchokes rotated every `interval`.
+    pub fn new(slots: u32, interval: crate::units::SimDuration) -> Optimistic {
+        Optimistic {
+            slots: slots as usize,
+            interval,
+            current: Vec::new(),
+            next_rotation: SimTime::ZERO,
+        }
+    }
+
+    /// Adds the optimistic picks to `unchoke`, which holds the regular ones.
+    pub fn choose(
+        &mut self,
+        now: SimTime,
+        candidates: &[Candidate],
+        dice: &mut Dice,
+        unchoke: &mut Vec<ConnId>,
+    ) {
+        if now >= self.next_rotation {
+            self.current.clear();
+            self.next_rotation = now + self.interval;
+        }
+        let eligible = |conn: ConnId, unchoke: &Vec<ConnId>| {
+            !unchoke.contains(&conn) && candidates.iter().any(|c| c.conn == conn && c.interested)
+        };
+        self.current.retain(|&c| eligible(c, unchoke));
+        let mut pool: Vec<ConnId> = candidates
+            .iter()
+            .filter(|c| {
+                c.interested && !unchoke.contains(&c.conn) && !self.current.contains(&c.conn)
+            })
+            .map(|c| c.conn)
+            .collect();
+        while self.current.len() < self.slots && !pool.is_empty() {
+            let i = dice.below(pool.len() as u64) as usize;
+            self.current.push(pool.swap_remove(i));
+        }
+        unchoke.extend_from_slice(&self.current);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A candidate on connection `id`, interested, sending us `down` and receiving `up` B/s.
+    pub(crate) fn cand(id: u32, down: u64, up: u64) -> Candidate {
+        Candidate {
+            conn: ConnId(id),
+            interested: true,
+            unchoked: false,
+            download_rate: down,
+            upload_rate: up,
+            connected_at: SimTime::ZERO,
+        }
+    }
+}

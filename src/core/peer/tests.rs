@@ -1,0 +1,350 @@
+//! Peer state machine tests: a tiny in-memory host wires peers together and delivers
+//! messages instantly, with a fake clock.
+
+use super::*;
+use crate::units::Bytes;
+
+fn config(id: u64, role: Role, pieces: u32, blocks_per_piece: u32) -> PeerConfig {
+    let block = 16 * 1024u64;
+    PeerConfig {
+        id: PeerId(id),
+        geometry: Geometry::new(
+            Bytes(block * blocks_per_piece as u64 * pieces as u64),
+            Bytes(block * blocks_per_piece as u64),
+            Bytes(block),
+        ),
+        policy: Policy::default(),
+        role,
+        min_neighbours: 1,
+        max_neighbours: 10,
+        announce_interval: SimDuration::from_secs(1800),
+    }
+}
+
+fn peer(id: u64, role: Role, pieces: u32, bpp: u32) -> Peer {
+    let cfg = config(id, role, pieces, bpp);
+    let have = if role == Role::Seed {
+        Bitfield::full(pieces)
+    } else {
+        Bitfield::new(pieces)
+    };
+    Peer::new(cfg, have, Dice::new(1, id))
+}
+
+/// Peers connected pairwise; `links[(a, conn)] = (b, conn at b)`.
+struct Net {
+    peers: Vec<Peer>,
+    links: Vec<(usize, ConnId, usize, ConnId)>,
+    now: SimTime,
+    corrupt_from: Option<usize>,
+    closed: Vec<(usize, CloseReason)>,
+    verified: Vec<(usize, u32, bool)>,
+}
+
+impl Net {
+    fn new(peers: Vec<Peer>) -> Net {
+        Net {
+            peers,
+            links: Vec::new(),
+            now: SimTime::ZERO,
+            corrupt_from: None,
+            closed: Vec::new(),
+            verified: Vec::new(),
+        }
+    }
+
+    fn connect(&mut self, a: usize, b: usize) {
+        let pb = self.peers[b].id();
+        let pa = self.peers[a].id();
+        let ca = self.peers[a].handle_connected(self.now, pb, true).unwrap();
+        let cb = self.peers[b].handle_connected(self.now, pa, false).unwrap();
+        self.links.push((a, ca, b, cb));
+    }
+
+    fn other_end(&self, p: usize, c: ConnId) -> Option<(usize, ConnId)> {
+        self.links.iter().find_map(|&(a, ca, b, cb)| {
+            if a == p && ca == c {
+                Some((b, cb))
+            } else if b == p && cb == c {
+                Some((a, ca))
+            } else {
+                None
+            }
+        })
+    }
+
+    /// Delivers outputs until quiet; returns how many messages moved.
+    fn settle(&mut self) -> usize {
+        let mut moved = 0;
+        loop {
+            let mut any = false;
+            for p in 0..self.peers.len() {
+                while let Some(out) = self.peers[p].poll_output() {
+                    any = true;
+                    match out {
+                        Output::Send { conn, msg } => {
+                            let Some((q, qc)) = self.other_end(p, conn) else {
+                                continue;
+                            };
+                            moved += 1;
+                            if let Message::Piece(b) = msg {
+                                self.peers[p].handle_block_sent(self.now, conn, b);
+                            }
+                            self.peers[q].handle_message(self.now, qc, msg);
+                        }
+                        Output::Verify { piece } => {
+                            let ok = self.corrupt_from.is_none();
+                            self.verified.push((p, piece, ok));
+                            self.peers[p].handle_piece_verified(self.now, piece, ok);
+                        }
+                        Output::Disconnect { conn, reason } => {
+                            self.closed.push((p, reason));
+                            if let Some((q, qc)) = self.other_end(p, conn) {
+                                self.peers[q].handle_disconnected(self.now, qc);
+                            }
+                            self.links.retain(|&(a, ca, b, cb)| {
+                                !((a == p && ca == conn) || (b == p && cb == conn))
+                            });
+                        }
+                        Output::Connect { .. } | Output::Announce { .. } | Output::Completed => {}
+                    }
+                }
+            }
+            if !any {
+                return moved;
+            }
+        }
+    }
+
+    fn advance(&mut self, secs: u64) {
+        self.now += SimDuration::from_secs(secs);
+        for p in 0..self.peers.len() {
+            if self.peers[p].poll_timeout() <= self.now {
+                self.peers[p].handle_timeout(self.now);
+            }
+        }
+        self.settle();
+    }
+}
+
+#[test]
+fn a_leecher_downloads_everything_from_a_seed() {
+    let mut net = Net::new(vec![
+        peer(0, Role::Seed, 8, 4),
+        peer(1, Role::Leecher, 8, 4),
+    ]);
+    for p in &mut net.peers {
+        p.start(SimTime::ZERO);
+    }
+    net.connect(1, 0);
+    net.settle();
+    assert!(net.peers[1].is_complete());
+    assert_eq!(net.peers[1].downloaded(), 8 * 4 * 16 * 1024);
+    assert_eq!(net.peers[0].uploaded(), net.peers[1].downloaded());
+    // Both are seeds now: the connection is useless and closed.
+    assert!(
+        net.closed
+            .iter()
+            .any(|(_, r)| *r == CloseReason::BothComplete)
+    );
+}
+
+#[test]
+fn requests_are_pipelined_up_to_the_policy_depth() {
+    let mut seed = peer(0, Role::Seed, 8, 4);
+    let mut leech = peer(1, Role::Leecher, 8, 4);
+    let c = leech
+        .handle_connected(SimTime::ZERO, seed.id(), true)
+        .unwrap();
+    seed.handle_connected(SimTime::ZERO, leech.id(), false)
+        .unwrap();
+    leech.handle_message(SimTime::ZERO, c, Message::Bitfield(Bitfield::full(8)));
+    leech.handle_message(SimTime::ZERO, c, Message::Unchoke);
+    let mut requests = Vec::new();
+    while let Some(out) = leech.poll_output() {
+        if let Output::Send {
+            msg: Message::Request(b),
+            ..
+        } = out
+        {
+            requests.push(b);
+        }
+    }
+    assert_eq!(requests.len(), Policy::default().pipeline as usize);
+    // Strict priority: the first piece's blocks are all asked for before another piece.
+    assert!(requests[..4].iter().all(|b| b.piece == requests[0].piece));
+}
+
+#[test]
+fn a_verified_piece_is_announced_to_neighbours_that_lack_it() {
+    let mut net = Net::new(vec![
+        peer(0, Role::Seed, 4, 1),
+        peer(1, Role::Leecher, 4, 1),
+        peer(2, Role::Leecher, 4, 1),
+    ]);
+    net.connect(1, 2);
+    net.settle();
+    net.connect(1, 0);
+    net.settle();
+    // Peer 1 gets pieces from the seed and tells peer 2, which then fetches them from 1.
+    assert!(net.peers[1].is_complete());
+    assert!(net.peers[2].is_complete());
+    assert!(net.peers[1].uploaded() > 0);
+}
+
+#[test]
+fn a_piece_that_fails_its_check_is_fetched_again_and_the_sender_cut_off() {
+    let mut net = Net::new(vec![
+        peer(0, Role::Seed, 4, 2),
+        peer(1, Role::Leecher, 4, 2),
+    ]);
+    net.corrupt_from = Some(0);
+    net.connect(1, 0);
+    net.settle();
+    let failures = net.verified.iter().filter(|v| !v.2).count();
+    assert_eq!(failures, MAX_STRIKES as usize);
+    assert!(net.closed.contains(&(1, CloseReason::BadData)));
+    assert_eq!(
+        net.peers[1].have().count(),
+        0,
+        "no unverified piece is kept"
+    );
+}
+
+#[test]
+fn an_unrequested_block_gets_the_sender_disconnected() {
+    let mut leech = peer(1, Role::Leecher, 4, 1);
+    let c = leech
+        .handle_connected(SimTime::ZERO, PeerId(9), false)
+        .unwrap();
+    let block = leech.cfg.geometry.block(2, 0);
+    leech.handle_message(SimTime::ZERO, c, Message::Piece(block));
+    let outs: Vec<Output> = std::iter::from_fn(|| leech.poll_output()).collect();
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Disconnect {
+            reason: CloseReason::Protocol(_),
+            ..
+        }
+    )));
+    assert_eq!(leech.connections(), 0);
+}
+
+#[test]
+fn after_a_rechoke_the_fastest_uploaders_to_me_are_unchoked() {
+    // A leecher with six interested neighbours; neighbour k has sent it k blocks.
+    let mut me = peer(0, Role::Leecher, 64, 1);
+    let mut conns = Vec::new();
+    for k in 1..=6u64 {
+        let c = me
+            .handle_connected(SimTime::ZERO, PeerId(k), false)
+            .unwrap();
+        let mut field = Bitfield::new(64);
+        for p in 0..32 {
+            field.set(p);
+        }
+        me.handle_message(SimTime::ZERO, c, Message::Bitfield(field));
+        me.handle_message(SimTime::ZERO, c, Message::Unchoke);
+        conns.push(c);
+    }
+    me.start(SimTime::ZERO);
+    // Serve the requests each neighbour got, k blocks for neighbour k.
+    let mut requested: Vec<Vec<BlockRef>> = vec![Vec::new(); 6];
+    while let Some(out) = me.poll_output() {
+        if let Output::Send {
+            conn,
+            msg: Message::Request(b),
+        } = out
+        {
+            requested[conns.iter().position(|&c| c == conn).unwrap()].push(b);
+        }
+    }
+    for (k, blocks) in requested.iter().enumerate() {
+        for b in blocks.iter().take(k) {
+            me.handle_message(SimTime(5_000_000), conns[k], Message::Piece(*b));
+        }
+    }
+    me.have.set(63); // something to offer
+    for &c in &conns {
+        me.handle_message(SimTime(5_000_000), c, Message::Interested);
+    }
+    while me.poll_output().is_some() {}
+    me.handle_timeout(SimTime(10_000_000));
+    let unchoked: Vec<ConnId> = std::iter::from_fn(|| me.poll_output())
+        .filter_map(|o| match o {
+            Output::Send {
+                conn,
+                msg: Message::Unchoke,
+            } => Some(conn),
+            _ => None,
+        })
+        .collect();
+    let all_unchoked: Vec<usize> = conns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| me.conn(**c).is_some_and(|c| !c.am_choking))
+        .map(|(k, _)| k)
+        .collect();
+    let _ = unchoked;
+    // The four fastest (k = 5, 4, 3, 2) hold regular slots; one more is optimistic.
+    for k in [5, 4, 3, 2] {
+        assert!(all_unchoked.contains(&k), "{all_unchoked:?}");
+    }
+    assert_eq!(all_unchoked.len(), 5);
+}
+
+#[test]
+fn a_free_rider_never_unchokes() {
+    let mut fr = peer(0, Role::FreeRider, 4, 1);
+    fr.have.set(0);
+    fr.start(SimTime::ZERO);
+    let c = fr
+        .handle_connected(SimTime::ZERO, PeerId(5), false)
+        .unwrap();
+    fr.handle_message(SimTime::ZERO, c, Message::Interested);
+    fr.handle_timeout(SimTime(10_000_000));
+    let outs: Vec<Output> = std::iter::from_fn(|| fr.poll_output()).collect();
+    assert!(!outs.iter().any(|o| matches!(
+        o,
+        Output::Send {
+            msg: Message::Unchoke,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn endgame_requests_the_last_blocks_twice_and_cancels_the_loser() {
+    let mut me = peer(0, Role::Leecher, 1, 2);
+    let a = me
+        .handle_connected(SimTime::ZERO, PeerId(1), false)
+        .unwrap();
+    let b = me
+        .handle_connected(SimTime::ZERO, PeerId(2), false)
+        .unwrap();
+    for c in [a, b] {
+        me.handle_message(SimTime::ZERO, c, Message::Bitfield(Bitfield::full(1)));
+        me.handle_message(SimTime::ZERO, c, Message::Unchoke);
+    }
+    let outs: Vec<Output> = std::iter::from_fn(|| me.poll_output()).collect();
+    let reqs = |conn| {
+        outs.iter()
+            .filter(
+                |o| matches!(o, Output::Send { conn: c, msg: Message::Request(_) } if *c == conn),
+            )
+            .count()
+    };
+    assert_eq!(reqs(a), 2);
+    assert_eq!(
+        reqs(b),
+        2,
+        "endgame: the same blocks from the second neighbour"
+    );
+    let block = me.cfg.geometry.block(0, 0);
+    me.handle_message(SimTime::ZERO, a, Message::Piece(block));
+    let outs: Vec<Output> = std::iter::from_fn(|| me.poll_output()).collect();
+    assert!(outs.contains(&Output::Send {
+        conn: b,
+        msg: Message::Cancel(block)
+    }));
+}

@@ -1,0 +1,84 @@
+//! Transfer-rate estimates over a rolling window, from the bytes a host reports.
+//!
+//! Tit-for-tat ranks peers by how fast they gave us data lately. The window is split into
+//! four buckets plus the current one; a rate is the bytes in those buckets over the time
+//! they cover. Integer arithmetic, so estimates are identical on every machine.
+
+use crate::units::{SimDuration, SimTime};
+
+const BUCKETS: usize = 5;
+
+/// Bytes moved recently on one direction of one connection.
+#[derive(Clone, Debug)]
+pub struct RateMeter {
+    bucket_len: u64,
+    epoch: u64,
+    counts: [u64; BUCKETS],
+    started: SimTime,
+}
+
+impl RateMeter {
+    /// A meter measuring over `window`, starting at `now`.
+    pub fn new(window: SimDuration, now: SimTime) -> RateMeter {
+        let bucket_len = (window.0 / (BUCKETS as u64 - 1)).max(1);
+        RateMeter {
+            bucket_len,
+            epoch: now.0 / bucket_len,
+            counts: [0; BUCKETS],
+            started: now,
+        }
+    }
+
+    fn advance(&mut self, now: SimTime) {
+        let epoch = now.0 / self.bucket_len;
+        if epoch <= self.epoch {
+            return;
+        }
+        let steps = (epoch - self.epoch).min(BUCKETS as u64);
+        for k in 1..=steps {
+            self.counts[((self.epoch + k) % BUCKETS as u64) as usize] = 0;
+        }
+        self.epoch = epoch;
+    }
+
+    /// Records `bytes` moved at `now`.
+    pub fn record(&mut self, now: SimTime, bytes: u64) {
+        self.advance(now);
+        self.counts[(self.epoch % BUCKETS as u64) as usize] += bytes;
+    }
+
+    /// Bytes per second over the window ending at `now`.
+    pub fn rate(&mut self, now: SimTime) -> u64 {
+        self.advance(now);
+        let total: u64 = self.counts.iter().sum();
+        let window_start = (self.epoch + 1).saturating_sub(BUCKETS as u64) * self.bucket_len;
+        let span = now.0 - window_start.max(self.started.0).min(now.0);
+        if span == 0 {
+            return 0;
+        }
+        (total as u128 * 1_000_000 / span as u128) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steady_flow_measures_its_rate() {
+        let mut m = RateMeter::new(SimDuration::from_secs(20), SimTime(0));
+        for s in 1..=60 {
+            m.record(SimTime(s * 1_000_000), 1000);
+        }
+        let r = m.rate(SimTime(60_000_000));
+        assert!((950..=1050).contains(&r), "{r}");
+    }
+
+    #[test]
+    fn old_traffic_is_forgotten() {
+        let mut m = RateMeter::new(SimDuration::from_secs(20), SimTime(0));
+        m.record(SimTime(1_000_000), 1_000_000);
+        assert!(m.rate(SimTime(2_000_000)) > 0);
+        assert_eq!(m.rate(SimTime(40_000_000)), 0);
+    }
+}
