@@ -1,2 +1,20 @@
 //! The discrete-event simulator: event queue, virtual clock, network model and churn,
 //! driving one `core` peer per simulated peer.
+//!
+//! Determinism: time is an integer; events tie-break by insertion order; every random
+//! draw comes from a ChaCha stream derived from the run seed (population, tracker, one
+//! per peer); nothing iterates over a hash map to decide anything. The same scenario
+//! and seed give byte-identical results on any machine.
+
+mod engine;
+mod network;
+pub mod population;
+mod queue;
+
+pub use engine::{Ending, Outcome, Progress, Simulation};
+pub use network::Network;
+pub use population::{Member, draw_population};
+pub use queue::{EventQueue, Key};
+
+#[cfg(test)]
+mod tests;
