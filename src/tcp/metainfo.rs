@@ -381,7 +381,9 @@ impl Info {
 
     /// Total size of the content in bytes.
     pub fn total_length(&self) -> u64 {
-        self.files.last().map_or(0, |f| f.offset + f.length)
+        self.files
+            .last()
+            .map_or(0, |f| f.offset.saturating_add(f.length))
     }
 
     /// Number of pieces.
@@ -395,8 +397,12 @@ impl Info {
         if index >= self.pieces.len() {
             return None;
         }
-        let start = index as u64 * self.piece_length;
-        Some((self.total_length() - start).min(self.piece_length))
+        let start = (index as u64).checked_mul(self.piece_length)?;
+        Some(
+            self.total_length()
+                .checked_sub(start)?
+                .min(self.piece_length),
+        )
     }
 
     /// Maps `len` bytes at `offset` within piece `piece` onto the files: the segments, in
@@ -408,6 +414,7 @@ impl Info {
         if end > piece_len {
             return None;
         }
+        // In range: piece_len succeeded, so piece * piece_length < total_length.
         let mut pos = piece as u64 * self.piece_length + offset;
         let mut remaining = len;
         let mut out = Vec::new();
@@ -415,8 +422,10 @@ impl Info {
         let mut i = self.files.partition_point(|f| f.offset + f.length <= pos);
         while remaining > 0 {
             let f = self.files.get(i)?;
-            let file_offset = pos - f.offset;
-            let n = (f.length - file_offset).min(remaining);
+            // Checked although `from_value` guarantees consistent offsets: an `Info` built
+            // by hand must not be able to make this panic.
+            let file_offset = pos.checked_sub(f.offset)?;
+            let n = f.length.checked_sub(file_offset)?.min(remaining);
             if n > 0 {
                 out.push(Segment {
                     file: i,
@@ -1189,6 +1198,64 @@ mod tests {
         assert!(create(&file, "http://t", 0).is_err());
         assert!(create(&file, "http://t", MAX_PIECE_LENGTH + 1).is_err());
         assert!(create(&dir.path().join("missing"), "http://t", 4096).is_err());
+    }
+
+    #[test]
+    fn reads_mktorrent_torrents_as_transmission_does() {
+        // Info hashes as printed by transmission-show (see testdata/README.md).
+        let m = Metainfo::from_bytes(include_bytes!("testdata/mktorrent-multi.torrent")).unwrap();
+        assert_eq!(
+            m.info_hash_hex(),
+            "0ec21e37eabf0dd3b900d33e4aa8da0534d790c6"
+        );
+        assert!(m.info.multi_file);
+        assert_eq!(m.info.total_length(), 163_001);
+        assert_eq!(m.info.piece_count(), 5);
+        let paths: Vec<_> = m.info.files.iter().map(|f| f.path.join("/")).collect();
+        assert_eq!(paths, ["Zed/q", "a.txt", "b/c", "b/deep/x", "z.txt"]);
+
+        let p = Metainfo::from_bytes(include_bytes!("testdata/mktorrent-private.torrent")).unwrap();
+        assert_eq!(
+            p.info_hash_hex(),
+            "432913ebd396b182c8d1ab95a882a6ecf272b8af"
+        );
+        assert!(p.info.private);
+        assert_eq!(
+            p.announce_list,
+            vec![
+                vec!["http://a/announce"],
+                vec!["http://b/announce", "http://c/announce"]
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        /// Damaged torrents are rejected or parsed, never a panic; whatever parses keeps
+        /// the invariants storage relies on.
+        #[test]
+        fn damaged_torrents_never_panic(
+            edits in proptest::collection::vec((0usize..1000, proptest::prelude::any::<u8>()), 1..4),
+            cut in 0usize..1000,
+        ) {
+            for base in [torrent(multi_info()), torrent(single_info())] {
+                let mut bytes = base.clone();
+                for (at, b) in &edits {
+                    let at = at % bytes.len();
+                    bytes[at] = *b;
+                }
+                bytes.truncate(bytes.len() - cut % 8);
+                if let Ok(m) = Metainfo::from_bytes(&bytes) {
+                    let info = &m.info;
+                    let mut covered = 0;
+                    for p in 0..info.piece_count() {
+                        let len = info.piece_len(p).unwrap();
+                        let segs = info.segments(p, 0, len).unwrap();
+                        covered += segs.iter().map(|s| s.len).sum::<u64>();
+                    }
+                    proptest::prop_assert_eq!(covered, info.total_length());
+                }
+            }
+        }
     }
 
     #[test]
