@@ -1,7 +1,7 @@
 //! swarmlab: a BitTorrent swarm laboratory.
 //!
 //! One peer implementation ([`core`]) runs in two backends: a deterministic
-//! discrete-event simulator ([`sim`]) and, later, real TCP sockets. Scenarios
+//! discrete-event simulator ([`sim`]) and real TCP sockets ([`tcp`]). Scenarios
 //! ([`scenario`]) describe swarms; [`metrics`] turns what happens into result files.
 
 pub mod cli;
@@ -9,4 +9,5 @@ pub mod core;
 pub mod metrics;
 pub mod scenario;
 pub mod sim;
+pub mod tcp;
 pub mod units;
