@@ -9,4 +9,5 @@ pub mod core;
 pub mod metrics;
 pub mod scenario;
 pub mod sim;
+pub mod tcp;
 pub mod units;

@@ -1,0 +1,6 @@
+//! The tcp backend: real sockets, real files, the BEP 3 wire protocol.
+//!
+//! Pure building blocks live in their own modules so they can be tested without sockets:
+//! [`wire`] (the peer wire codec).
+
+pub mod wire;
