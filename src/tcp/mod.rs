@@ -1,12 +1,22 @@
-//! The tcp backend: real sockets speaking the BitTorrent wire protocol (BEP 3), a real
-//! HTTP tracker, real files verified with SHA-1, and the event loop that drives `core`.
+//! The tcp backend: real BitTorrent over real sockets, driving the same `core` peer
+//! logic the simulator drives.
 //!
-//! Like the simulator it only imports `core`, `scenario` and `metrics`, never `sim`.
+//! This layer holds the pieces that touch the outside world in its own terms:
 //!
-//! * [`bencode`] — a strict bencode codec that keeps the original bytes of the info
-//!   dictionary, so info hashes match every other client's;
-//! * [`metainfo`] — `.torrent` files: parsing with validation, creation from a file or
-//!   folder, and the piece-to-file mapping storage needs.
+//! * [`bencode`] — a strict bencode codec that remembers where each top-level value sits
+//!   in the input, so the info hash can be taken over the original bytes;
+//! * [`metainfo`] — `.torrent` files: parsing with validation, creation, `show`;
+//! * [`wire`] — the BEP 3 peer wire protocol: the handshake and the message codec, with
+//!   an incremental decoder whose memory is bounded by a configured limit;
+//! * [`storage`] — pieces over real files, checked with SHA-1 before anything is
+//!   written, so no unverified byte reaches the output files;
+//! * [`rate_limit`] — token buckets for upload and download limits.
+//!
+//! The codec and storage layers hold no session logic: which piece to fetch, whom to
+//! unchoke, when to give up on a peer is `core`'s business.
 
 pub mod bencode;
 pub mod metainfo;
+pub mod rate_limit;
+pub mod storage;
+pub mod wire;
