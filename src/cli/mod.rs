@@ -4,3 +4,4 @@
 pub fn main() -> i32 {
     0
 }
+pub mod tcp;
