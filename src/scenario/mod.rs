@@ -241,3 +241,6 @@ impl Scenario {
         sweep::with_overrides(self, point)
     }
 }
+
+#[cfg(test)]
+mod tests;
