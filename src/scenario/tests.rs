@@ -853,3 +853,21 @@ proptest! {
         prop_assert_eq!(back, Ok(s));
     }
 }
+
+#[test]
+fn inline_tables_work_like_standard_ones() {
+    let s = parse(
+        "file = { size = \"1 MiB\" }\n\
+         group = [\n  { name = \"seeds\", count = 1, role = \"seed\", upload = \"1 Mbit/s\", download = \"1 Mbit/s\" },\n  { name = \"leechers\", count = 5, upload = \"1 Mbit/s\", download = \"1 Mbit/s\" },\n]\n\
+         [sweep]\n\"group.leechers.count\" = [6, 7]\n",
+    );
+    assert_eq!(s.groups.len(), 2);
+    assert_eq!(s.file.size, Bytes(1 << 20));
+    let applied = s.with_overrides(&s.sweep_points()[1]).expect("applies");
+    assert_eq!(applied.groups[1].count, 7);
+    let e = error("file = { size = \"1 MiB\" }\ngroup = [\n  { name = \"a\", count = 0 },\n]\n");
+    assert!(
+        e.starts_with("bad.toml:3: group.a.count: 0 is too small"),
+        "{e}"
+    );
+}
