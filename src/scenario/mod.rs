@@ -5,11 +5,17 @@
 //! Parsing is strict: every quantity carries a unit, unknown keys are errors, and an
 //! error names the file, the line and the field ([`ScenarioError`]).
 
+mod error;
 mod parse;
 pub mod policy;
+mod read;
+mod sweep;
+mod values;
+mod write;
 
-pub use parse::{ScenarioError, SweepPoint};
+pub use error::ScenarioError;
 pub use policy::{ChokerKind, PickerKind, Policy, SeedChokerKind};
+pub use sweep::{SweepPoint, replicate_seed};
 
 use crate::units::{ArrivalRate, Bytes, Rate, SimDuration};
 use std::path::Path;
@@ -211,4 +217,30 @@ impl Scenario {
     pub fn group(&self, name: &str) -> Option<&Group> {
         self.groups.iter().find(|g| g.name == name)
     }
+
+    /// The resolved scenario as TOML (the `scenario.toml` of a result folder): every
+    /// field written out with canonical units, in a stable order, without `[sweep]`.
+    /// Parsing it gives back an equal scenario (with `sweep: None`).
+    pub fn to_toml(&self) -> String {
+        write::to_toml(self)
+    }
+
+    /// The points of the sweep grid: the cross product of the swept values, fields in
+    /// file order, the last field varying fastest. A scenario without a sweep has one
+    /// point that changes nothing. Replicates are not included: run each point
+    /// `sweep.replicates` times with seeds from [`replicate_seed`].
+    pub fn sweep_points(&self) -> Vec<SweepPoint> {
+        sweep::points(self.sweep.as_ref())
+    }
+
+    /// This scenario with a sweep point's values applied, checked like a written file.
+    /// The result has no sweep. Overriding a `policy.<key>` changes the default, so it
+    /// reaches every group that does not set that key to something else itself.
+    /// Errors name the scenario and the point instead of a line.
+    pub fn with_overrides(&self, point: &SweepPoint) -> Result<Scenario, ScenarioError> {
+        sweep::with_overrides(self, point)
+    }
 }
+
+#[cfg(test)]
+mod tests;
