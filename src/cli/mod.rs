@@ -1,7 +1,255 @@
-//! The command line: parse arguments, call the library, map errors to exit statuses.
+//! The command line: parse arguments, call the library, map errors to exit statuses
+//! (0 success, 1 failure at run time, 2 bad input). Errors are one line on stderr.
+
+pub mod tcp;
+
+use crate::metrics::bound::bound;
+use crate::run::{self, RunReport};
+use crate::scenario::{Scenario, ScenarioError};
+use crate::sim::{Progress, draw_population};
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+/// swarmlab: a BitTorrent swarm laboratory.
+#[derive(Debug, Parser)]
+#[command(name = "swarmlab", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Simulate a scenario and write its result folder.
+    Run {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Result folder (default results/<scenario>/seed-<seed>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Backend: sim (the simulator) or tcp (real sockets on loopback).
+        #[arg(long, default_value = "sim")]
+        backend: String,
+        /// Skip drawing plots.
+        #[arg(long)]
+        no_plots: bool,
+    },
+    /// Validate scenario files without running them.
+    Check {
+        /// Scenario files.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+    /// Print the analytical lower bound on the download time, explained.
+    Bound {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Draw capacities with this seed instead of the scenario's.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Redraw the plots of a run folder from its CSVs.
+    Plot {
+        /// The run folder.
+        run_dir: PathBuf,
+        /// Where to write the figures (default: the run folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Make or inspect .torrent files.
+    #[command(subcommand)]
+    Torrent(tcp::TorrentCommand),
+    /// Run an HTTP tracker.
+    Tracker(tcp::TrackerArgs),
+    /// Seed a torrent from local data.
+    Seed(tcp::SeedArgs),
+    /// Download a torrent.
+    Get(tcp::GetArgs),
+}
 
 /// Runs the command line and returns the process exit status.
 pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            out,
+            backend,
+            no_plots,
+        } => cmd_run(&scenario, seed, out, &backend, !no_plots),
+        Command::Check { scenarios } => cmd_check(&scenarios),
+        Command::Bound { scenario, seed } => cmd_bound(&scenario, seed),
+        Command::Plot { run_dir, out } => cmd_plot(&run_dir, out),
+        Command::Torrent(cmd) => tcp::torrent(cmd),
+        Command::Tracker(args) => tcp::tracker(args),
+        Command::Seed(args) => tcp::seed(args),
+        Command::Get(args) => tcp::get(args),
+    }
+}
+
+fn load(path: &Path) -> Result<Scenario, i32> {
+    Scenario::from_file(path).map_err(|e: ScenarioError| {
+        eprintln!("{e}");
+        2
+    })
+}
+
+/// A progress line on stderr (only on a terminal, so logs stay clean).
+fn progress_line() -> impl FnMut(Progress) {
+    let tty = std::io::stderr().is_terminal();
+    move |p: Progress| {
+        if tty {
+            eprint!(
+                "\r  t = {:>9.1} s   {:>6}/{} leechers done   {:>12} events",
+                p.now.as_secs_f64(),
+                p.done,
+                p.leechers,
+                p.events
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+fn cmd_run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, backend: &str, plots: bool) -> i32 {
+    let scenario = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if backend != "sim" {
+        eprintln!("{}: --backend {backend}: only \"sim\" is available in this build", path.display());
+        return 2;
+    }
+    if scenario.sweep.is_some() {
+        eprintln!(
+            "{}: has a [sweep]; run its grid with `swarmlab batch {}`",
+            path.display(),
+            path.display()
+        );
+        return 2;
+    }
+    let seed = seed.unwrap_or(scenario.run.seed);
+    let folder = out.unwrap_or_else(|| {
+        PathBuf::from("results")
+            .join(&scenario.name)
+            .join(format!("seed-{seed}"))
+    });
+    eprintln!(
+        "running {} (seed {seed}, {} peers) -> {}",
+        scenario.name,
+        scenario.peer_count(),
+        folder.display()
+    );
+    let mut progress = progress_line();
+    let report = run::run_to_folder(&scenario, seed, &folder, plots, &mut progress);
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+    match report {
+        Ok(report) => {
+            print_summary(&report);
+            0
+        }
+        Err(e) => {
+            eprintln!("swarmlab: {e}");
+            1
+        }
+    }
+}
+
+fn secs(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |s| format!("{s:.1} s"))
+}
+
+fn print_summary(report: &RunReport) {
+    let s = &report.result.summary;
+    let t = &report.result.timing;
+    println!("{}: {}", s.scenario, run::describe_ending(report.outcome.ending));
+    println!("  completed        {} leechers", s.completed);
+    println!("  makespan         {}", secs(s.makespan.map(|d| d.as_secs_f64())));
+    println!(
+        "  download time    mean {}   median {}   p95 {}",
+        secs(s.mean_download_s),
+        secs(s.median_download_s),
+        secs(s.p95_download.map(|d| d.as_secs_f64()))
+    );
+    println!("  lower bound      {:.1} s", s.bound_s);
+    println!(
+        "  efficiency       {}",
+        s.efficiency.map_or("-".to_string(), |e| format!("{e:.3}"))
+    );
+    println!(
+        "  events           {}   wall {:.2} s   {:.0} events/s",
+        s.events,
+        t.wall.as_secs_f64(),
+        t.events_per_sec()
+    );
+    println!("  results          {}", report.folder.display());
+}
+
+fn cmd_check(paths: &[PathBuf]) -> i32 {
+    let mut status = 0;
+    for path in paths {
+        match Scenario::from_file(path) {
+            Ok(s) => println!(
+                "{}: ok ({} groups, {} peers{})",
+                path.display(),
+                s.groups.len(),
+                s.peer_count(),
+                if s.sweep.is_some() {
+                    format!(", sweep of {} points", s.sweep_points().len())
+                } else {
+                    String::new()
+                }
+            ),
+            Err(e) => {
+                eprintln!("{e}");
+                status = 2;
+            }
+        }
+    }
+    status
+}
+
+fn cmd_bound(path: &Path, seed: Option<u64>) -> i32 {
+    let scenario = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = seed.unwrap_or(scenario.run.seed);
+    let peers: Vec<_> = draw_population(&scenario, seed)
+        .iter()
+        .map(|m| (m.role, m.upload, m.download))
+        .collect();
+    let b = bound(scenario.file.size, &peers);
+    println!("{} (capacities as drawn with seed {seed})", scenario.name);
+    print!("{}", b.explain());
     0
 }
-pub mod tcp;
+
+fn cmd_plot(run_dir: &Path, out: Option<PathBuf>) -> i32 {
+    let out = out.unwrap_or_else(|| run_dir.to_path_buf());
+    match crate::plot::draw_run(run_dir, &out) {
+        Ok(files) => {
+            for f in files {
+                println!("{}", f.display());
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("swarmlab: {e}");
+            2
+        }
+    }
+}

@@ -118,3 +118,17 @@ fn flash_crowd_efficiency() {
     let seed_bytes: f64 = log.flows.iter().filter(|f| f.0 == 0).map(|f| (f.3 - f.2).as_secs_f64() * f.4.0 as f64 / 8.0).sum();
     eprintln!("events {} first {} q1 {} median {} q3 {} last {} seed util {}", out.events, t[0], t[t.len()/4], t[t.len()/2], t[3*t.len()/4], t[t.len()-1], seed_bytes * 8.0 / 10e6 / t[t.len()-1]);
 }
+
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn big_flash_crowd() {
+    let n: u32 = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let mut s = flash_crowd(n, 1024, BlockSize::Chunk);
+    s.file.chunk_size = Bytes(256 << 10);
+    let t = std::time::Instant::now();
+    let (out, log) = run(&s, 1);
+    let el = t.elapsed().as_secs_f64();
+    let last = log.completed.iter().map(|c| c.0).max().unwrap_or_default();
+    eprintln!("{:?} end {}", out.ending, out.end);
+    eprintln!("n {n} wall {el:.1} s events {} ({:.0}/s) completed {} makespan {last}", out.events, out.events as f64 / el, log.completed.len());
+}
