@@ -151,7 +151,7 @@ impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
         for (scale, unit) in UNITS {
-            if self.0 >= scale && self.0 % scale == 0 {
+            if self.0 >= scale && self.0.is_multiple_of(scale) {
                 return write!(f, "{} {unit}", self.0 / scale);
             }
         }
@@ -167,7 +167,7 @@ impl fmt::Display for Rate {
             (1_000, "kbit/s"),
         ];
         for (scale, unit) in UNITS {
-            if self.0 >= scale && self.0 % scale == 0 {
+            if self.0 >= scale && self.0.is_multiple_of(scale) {
                 return write!(f, "{} {unit}", self.0 / scale);
             }
         }
@@ -183,7 +183,7 @@ fn fmt_duration(us: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         (1_000, "ms"),
     ];
     for (scale, unit) in UNITS {
-        if us >= scale && us % scale == 0 {
+        if us >= scale && us.is_multiple_of(scale) {
             return write!(f, "{} {unit}", us / scale);
         }
     }
