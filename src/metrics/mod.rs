@@ -6,6 +6,16 @@
 //! (a flow segment is reported when it ends, with its start time). The recorder turns
 //! them into the run folder's CSVs.
 
+pub mod bound;
+mod files;
+mod recorder;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use bound::{Bound, Term, bound};
+pub use files::{PeerRecord, RunResult, Sample, Summary, Timing};
+pub use recorder::Recorder;
+
 use crate::scenario::Role;
 use crate::units::{Bytes, Rate, SimTime};
 
