@@ -71,8 +71,8 @@ pub fn fake_run(leechers: u32, chunks: u32) -> RunResult {
         chunk,
         vec![
             group("seeds", 1, Role::Seed, 10, 100),
-            group("fast", leechers / 2, Role::Leecher, 4, 40),
-            group("slow", leechers - leechers / 2, Role::Leecher, 1, 10),
+            group("fast", leechers / 2, Role::Leecher, 10, 40),
+            group("slow", leechers - leechers / 2, Role::Leecher, 5, 10),
         ],
         SimDuration::from_secs(1),
     );
@@ -108,7 +108,7 @@ pub fn fake_run(leechers: u32, chunks: u32) -> RunResult {
                 busy = true;
                 if t >= join_at {
                     joined[i] = true;
-                    let (up, down) = if fast { (4, 40) } else { (1, 10) };
+                    let (up, down) = if fast { (10, 40) } else { (5, 10) };
                     r.peer_joined(
                         now,
                         &PeerInfo {
