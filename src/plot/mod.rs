@@ -10,11 +10,13 @@
 //! The drawing helpers ([`LineChart`], [`cdf_points`], [`Heatmap`]) are reusable, e.g.
 //! by `compare`.
 
+mod bars;
 mod data;
 mod figures;
 mod heatmap;
 mod lines;
 
+pub use bars::{Bar, BarChart, compare_chart};
 pub use data::{GroupDownloads, RunData, SwarmPoint};
 pub use figures::{FIGURES, draw};
 pub use heatmap::{Heatmap, viridis};
@@ -292,5 +294,45 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         fake_run(200, 256).write(&dir).unwrap();
         draw_run(&dir, &dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod scale_tests {
+    use super::*;
+
+    /// Timing of the heatmap at the scale (4096 chunks, thousands of samples);
+    /// run with `cargo test --release -- --ignored big_heatmap`.
+    #[test]
+    #[ignore]
+    fn big_heatmap() {
+        let (samples, chunks) = (3000usize, 4096usize);
+        let swarm = (0..samples)
+            .map(|s| SwarmPoint {
+                time: s as f64,
+                leechers: 10_000.0,
+                seeds: 1.0,
+                utilisation: Some(0.8),
+                rep_min: 1.0,
+                rep_mean: 2.0,
+                rep_max: 3.0,
+                entropy: Some(0.9),
+            })
+            .collect();
+        let replicas = (0..samples * chunks)
+            .map(|i| ((i / chunks) * 3 + (i % chunks) % 97) as u32)
+            .collect();
+        let data = RunData {
+            scenario: "big".into(),
+            seed: "1".into(),
+            swarm,
+            chunks,
+            replicas,
+            downloads: vec![],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let start = std::time::Instant::now();
+        draw(&data, dir.path()).unwrap();
+        eprintln!("drew in {:?}", start.elapsed());
     }
 }
