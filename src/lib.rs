@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod core;
 pub mod metrics;
+pub mod plot;
 pub mod scenario;
 pub mod sim;
 pub mod tcp;
