@@ -8,6 +8,7 @@ pub mod cli;
 pub mod core;
 pub mod metrics;
 pub mod plot;
+pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod tcp;
