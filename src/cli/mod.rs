@@ -122,13 +122,22 @@ fn progress_line() -> impl FnMut(Progress) {
     }
 }
 
-fn cmd_run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, backend: &str, plots: bool) -> i32 {
+fn cmd_run(
+    path: &Path,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    backend: &str,
+    plots: bool,
+) -> i32 {
     let scenario = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
     if backend != "sim" {
-        eprintln!("{}: --backend {backend}: only \"sim\" is available in this build", path.display());
+        eprintln!(
+            "{}: --backend {backend}: only \"sim\" is available in this build",
+            path.display()
+        );
         return 2;
     }
     if scenario.sweep.is_some() {
@@ -175,9 +184,16 @@ fn secs(v: Option<f64>) -> String {
 fn print_summary(report: &RunReport) {
     let s = &report.result.summary;
     let t = &report.result.timing;
-    println!("{}: {}", s.scenario, run::describe_ending(report.outcome.ending));
+    println!(
+        "{}: {}",
+        s.scenario,
+        run::describe_ending(report.outcome.ending)
+    );
     println!("  completed        {} leechers", s.completed);
-    println!("  makespan         {}", secs(s.makespan.map(|d| d.as_secs_f64())));
+    println!(
+        "  makespan         {}",
+        secs(s.makespan.map(|d| d.as_secs_f64()))
+    );
     println!(
         "  download time    mean {}   median {}   p95 {}",
         secs(s.mean_download_s),

@@ -40,6 +40,9 @@ const MAX_STRIKES: u32 = 2;
 /// A peer below `min_neighbours` re-announces at most this often.
 const EARLY_ANNOUNCE_GAP: SimDuration = SimDuration::from_secs(30);
 
+/// At most this many useless neighbours are dropped per announce to make room.
+const MAKE_ROOM_MAX: usize = 5;
+
 /// How many peers hold a block request at once in endgame.
 const ENDGAME_DUPLICATES: u8 = 2;
 
@@ -71,6 +74,8 @@ pub enum CloseReason {
     Protocol(&'static str),
     /// It sent data that failed verification too often.
     BadData,
+    /// Neither side wants anything from the other, and we need room for new neighbours.
+    Useless,
 }
 
 impl CloseReason {
@@ -80,6 +85,7 @@ impl CloseReason {
             CloseReason::BothComplete => "both peers are complete",
             CloseReason::Protocol(why) => why,
             CloseReason::BadData => "sent pieces that failed their hash check",
+            CloseReason::Useless => "nothing to trade either way; making room",
         }
     }
 }
@@ -334,17 +340,48 @@ impl Peer {
 
     /// The tracker answered with these peers.
     pub fn handle_tracker_response(&mut self, now: SimTime, peers: &[PeerId]) {
-        let _ = now;
         for &p in peers {
-            if p != self.cfg.id && !self.known.contains(&p) {
+            if p != self.cfg.id && !self.known.contains(&p) && !self.is_connected_to(p) {
                 self.known.push_back(p);
             }
+        }
+        if self.data_starved() && !self.known.is_empty() {
+            self.make_room(now);
         }
         self.connect_more();
     }
 
     fn is_connected_to(&self, peer: PeerId) -> bool {
         self.conns.iter().flatten().any(|c| c.peer == peer)
+    }
+
+    /// True when we are incomplete and no neighbour has anything we lack: the pieces we
+    /// need are elsewhere in the swarm (often only at a seed we are not connected to).
+    fn data_starved(&self) -> bool {
+        !self.is_complete() && self.conns.iter().flatten().all(|c| c.interesting == 0)
+    }
+
+    /// Closes a few neighbours that are useless both ways, so a data-starved peer at its
+    /// connection limit can reach the new peers the tracker just gave it.
+    fn make_room(&mut self, now: SimTime) {
+        let want = self.known.len().min(MAKE_ROOM_MAX);
+        let free = (self.cfg.max_neighbours as usize)
+            .saturating_sub(self.open as usize + self.pending.len());
+        if free >= want {
+            return;
+        }
+        let useless: Vec<ConnId> = self
+            .conn_ids()
+            .into_iter()
+            .filter(|&id| {
+                self.conn(id)
+                    .is_some_and(|c| c.interesting == 0 && !c.peer_interested)
+            })
+            .take(want - free)
+            .collect();
+        for id in useless {
+            self.close(now, id, CloseReason::Useless);
+        }
     }
 
     fn connect_more(&mut self) {
@@ -946,8 +983,9 @@ impl Peer {
             self.rechoke(now);
             self.next_rechoke = now + self.cfg.policy.rechoke_interval;
         }
-        let starving = self.open + (self.pending.len() as u32) < self.cfg.min_neighbours
-            && !self.is_complete();
+        let starving = !self.is_complete()
+            && (self.open + (self.pending.len() as u32) < self.cfg.min_neighbours
+                || self.data_starved());
         if now >= self.next_announce || (starving && now >= self.last_announce + EARLY_ANNOUNCE_GAP)
         {
             self.announce(now, AnnounceEvent::Periodic);

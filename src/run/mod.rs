@@ -54,7 +54,11 @@ pub fn resolved(scenario: &Scenario, seed: u64) -> Scenario {
 }
 
 /// Simulates `scenario` with `seed` and returns the recorded results.
-pub fn simulate(scenario: &Scenario, seed: u64, progress: impl FnMut(Progress)) -> (Outcome, RunResult) {
+pub fn simulate(
+    scenario: &Scenario,
+    seed: u64,
+    progress: impl FnMut(Progress),
+) -> (Outcome, RunResult) {
     let started = Instant::now();
     let recorder = Recorder::new(scenario, seed, "sim");
     let (outcome, recorder) = Simulation::new(scenario, seed, recorder).run(progress);

@@ -101,7 +101,7 @@ impl Default for Policy {
             optimistic_interval: SimDuration::from_secs(30),
             rate_window: SimDuration::from_secs(20),
             seed_choker: SeedChokerKind::FastestUpload,
-            pipeline: 5,
+            pipeline: 10,
         }
     }
 }

@@ -506,7 +506,7 @@ fn group_policy_overrides_the_default() {
     assert_eq!(leechers.picker, PickerKind::Random);
     assert_eq!(leechers.upload_slots, 8);
     assert!(!leechers.endgame);
-    assert_eq!(leechers.pipeline, 5);
+    assert_eq!(leechers.pipeline, Policy::default().pipeline);
 }
 
 #[test]

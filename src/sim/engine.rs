@@ -92,7 +92,11 @@ struct Link {
 
 impl Link {
     fn side(&self, peer: u32) -> Option<ConnId> {
-        if peer == self.a { self.conn_a } else { self.conn_b }
+        if peer == self.a {
+            self.conn_a
+        } else {
+            self.conn_b
+        }
     }
     fn other(&self, peer: u32) -> u32 {
         if peer == self.a { self.b } else { self.a }
@@ -197,8 +201,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
     /// observer.
     pub fn run(mut self, mut progress: impl FnMut(Progress)) -> (Outcome, O) {
         let ending = loop {
-            if self.scenario.run.stop == Stop::AllComplete && self.leechers_done == self.leechers
-            {
+            if self.scenario.run.stop == Stop::AllComplete && self.leechers_done == self.leechers {
                 break Ending::AllComplete;
             }
             let Some((at, key, payload)) = self.queue.pop() else {
@@ -286,7 +289,11 @@ impl<'s, O: Observer> Simulation<'s, O> {
         } else {
             Bitfield::new(pieces)
         };
-        let mut core = Peer::new(cfg, have, Dice::new(self.seed, streams::PEER_BASE + p as u64));
+        let mut core = Peer::new(
+            cfg,
+            have,
+            Dice::new(self.seed, streams::PEER_BASE + p as u64),
+        );
         core.start(now);
         sp.core = Some(core);
         sp.present = true;
@@ -304,10 +311,12 @@ impl<'s, O: Observer> Simulation<'s, O> {
         if role == Role::Seed {
             sp.completed = true;
             if let Some(d) = linger {
-                self.queue.push(now + d, Event::Leave(p, LeaveReason::Lingered));
+                self.queue
+                    .push(now + d, Event::Leave(p, LeaveReason::Lingered));
             }
         } else if let Some(t) = abort_at {
-            self.queue.push(t.max(now), Event::Leave(p, LeaveReason::Aborted));
+            self.queue
+                .push(t.max(now), Event::Leave(p, LeaveReason::Aborted));
         }
         self.dirty.push(p);
     }
@@ -373,7 +382,8 @@ impl<'s, O: Observer> Simulation<'s, O> {
             _ => None,
         };
         let Some(conn_b) = accepted else {
-            self.queue.push(now + latency, Event::ConnectFailed { from, to });
+            self.queue
+                .push(now + latency, Event::ConnectFailed { from, to });
             return;
         };
         let link = self.new_link(Link {
@@ -388,7 +398,8 @@ impl<'s, O: Observer> Simulation<'s, O> {
         self.bind(to, conn_b, link);
         // Scheduled before `to`'s first messages (its bitfield), which arrive at the same
         // instant: ties break by insertion order, so `from` knows the link by then.
-        self.queue.push(now + latency, Event::ConnectReply { from, link });
+        self.queue
+            .push(now + latency, Event::ConnectReply { from, link });
         self.dirty.push(to);
     }
 
@@ -481,10 +492,16 @@ impl<'s, O: Observer> Simulation<'s, O> {
 
     fn on_flow_done(&mut self, f: u32) {
         let now = self.now;
-        let Some(flow) = self.net.remove(now, f, &mut self.obs) else { return };
+        let Some(flow) = self.net.remove(now, f, &mut self.obs) else {
+            return;
+        };
         self.apply_moved();
-        self.obs
-            .block_delivered(now, flow.from, flow.to, crate::units::Bytes(flow.block.len as u64));
+        self.obs.block_delivered(
+            now,
+            flow.from,
+            flow.to,
+            crate::units::Bytes(flow.block.len as u64),
+        );
         self.last_progress = now;
         let link = &self.links[flow.link as usize];
         let (generation, latency) = (link.generation, link.latency);
@@ -529,13 +546,16 @@ impl<'s, O: Observer> Simulation<'s, O> {
     fn drain(&mut self, p: u32) {
         let now = self.now;
         loop {
-            let Some(out) = self.core_mut(p).and_then(Peer::poll_output) else { break };
+            let Some(out) = self.core_mut(p).and_then(Peer::poll_output) else {
+                break;
+            };
             match out {
                 Output::Send { conn, msg } => self.send(p, conn, msg),
                 Output::Connect { peer } => {
                     let to = peer.0 as u32;
                     let latency = self.link_latency(p, to);
-                    self.queue.push(now + latency, Event::ConnectArrive { from: p, to });
+                    self.queue
+                        .push(now + latency, Event::ConnectArrive { from: p, to });
                 }
                 Output::Disconnect { conn, .. } => {
                     if let Some(&link) = self.peers[p as usize].links.get(conn.0 as usize) {
@@ -552,9 +572,12 @@ impl<'s, O: Observer> Simulation<'s, O> {
                 }
                 Output::Announce { event } => {
                     let want = self.scenario.tracker.peers_per_announce as usize;
-                    let peers =
-                        self.tracker
-                            .announce(PeerId(p as u64), event, want, &mut self.tracker_dice);
+                    let peers = self.tracker.announce(
+                        PeerId(p as u64),
+                        event,
+                        want,
+                        &mut self.tracker_dice,
+                    );
                     if event != AnnounceEvent::Stopped {
                         if let Some(core) = self.core_mut(p) {
                             core.handle_tracker_response(now, &peers);
@@ -582,19 +605,24 @@ impl<'s, O: Observer> Simulation<'s, O> {
         self.last_progress = now;
         self.obs.peer_completed(now, p);
         if let Some(d) = self.peers[p as usize].member.linger {
-            self.queue.push(now + d, Event::Leave(p, LeaveReason::Lingered));
+            self.queue
+                .push(now + d, Event::Leave(p, LeaveReason::Lingered));
         }
     }
 
     fn send(&mut self, p: u32, conn: ConnId, msg: Message) {
-        let Some(&link_id) = self.peers[p as usize].links.get(conn.0 as usize) else { return };
+        let Some(&link_id) = self.peers[p as usize].links.get(conn.0 as usize) else {
+            return;
+        };
         if link_id == NO_LINK {
             return;
         }
         let link = &self.links[link_id as usize];
         let to = link.other(p);
         if let Message::Piece(block) = msg {
-            let id = self.net.start(self.now, p, to, link_id, block, &mut self.obs);
+            let id = self
+                .net
+                .start(self.now, p, to, link_id, block, &mut self.obs);
             let _ = id;
             self.apply_moved();
             return;
@@ -627,7 +655,9 @@ impl<'s, O: Observer> Simulation<'s, O> {
 
     fn update_timer(&mut self, p: u32) {
         let sp = &mut self.peers[p as usize];
-        let Some(core) = sp.core.as_ref().filter(|_| sp.present) else { return };
+        let Some(core) = sp.core.as_ref().filter(|_| sp.present) else {
+            return;
+        };
         let at = core.poll_timeout().max(self.now);
         if at != sp.timer_at {
             sp.timer_at = at;

@@ -167,7 +167,9 @@ impl Network {
 
     fn rerate<O: Observer>(&mut self, now: SimTime, id: u32, obs: &mut O) {
         self.settle(now, id, obs);
-        let Some(f) = self.flows[id as usize].as_ref() else { return };
+        let Some(f) = self.flows[id as usize].as_ref() else {
+            return;
+        };
         let rate = self.share(f);
         let f = self.flows[id as usize].as_mut().expect("checked above");
         if rate == f.rate {

@@ -37,7 +37,12 @@ pub struct Member {
     pub abort_at: Option<SimTime>,
 }
 
-fn draw<T: Copy>(dist: &Dist<T>, dice: &mut Dice, to_u64: fn(T) -> u64, from_u64: fn(u64) -> T) -> T {
+fn draw<T: Copy>(
+    dist: &Dist<T>,
+    dice: &mut Dice,
+    to_u64: fn(T) -> u64,
+    from_u64: fn(u64) -> T,
+) -> T {
     match dist {
         Dist::Fixed(v) => *v,
         Dist::Uniform(lo, hi) => from_u64(dice.between(to_u64(*lo), to_u64(*hi))),
@@ -72,7 +77,11 @@ pub fn draw_population(scenario: &Scenario, seed: u64) -> Vec<Member> {
                 }
             };
             let linger = stay(&g.linger, &mut dice);
-            let abort_at = g.abort.as_ref().and_then(|a| stay(a, &mut dice)).map(|d| join + d);
+            let abort_at = g
+                .abort
+                .as_ref()
+                .and_then(|a| stay(a, &mut dice))
+                .map(|d| join + d);
             members.push(Member {
                 group: gi,
                 role: g.role,

@@ -108,7 +108,13 @@ mod tests {
         q.set(Key::Timer(0), SimTime(3));
         q.set(Key::Timer(0), SimTime(9));
         let order: Vec<String> = std::iter::from_fn(|| q.pop())
-            .map(|(t, k, e)| format!("{}:{}", t.0, e.map(str::to_string).unwrap_or(format!("{k:?}"))))
+            .map(|(t, k, e)| {
+                format!(
+                    "{}:{}",
+                    t.0,
+                    e.map(str::to_string).unwrap_or(format!("{k:?}"))
+                )
+            })
             .collect();
         assert_eq!(order, ["1:a", "5:b", "5:c", "9:Timer(0)"]);
     }

@@ -48,7 +48,11 @@ fn group(name: &str, count: u32, role: Role, up: u64, down: u64, join: Join) -> 
         download: Dist::Fixed(Rate::mbit(down)),
         latency: Dist::Fixed(SimDuration::from_millis(20)),
         join,
-        linger: if role == Role::Seed { Stay::Forever } else { Stay::Fixed(SimDuration::ZERO) },
+        linger: if role == Role::Seed {
+            Stay::Forever
+        } else {
+            Stay::Fixed(SimDuration::ZERO)
+        },
         abort: None,
         policy: Policy::default(),
     }
@@ -108,21 +112,45 @@ fn every_leecher_of_a_small_flash_crowd_completes() {
 #[test]
 fn flash_crowd_efficiency() {
     let mut s = flash_crowd(200, 64, BlockSize::Bytes(Bytes(16 << 10)));
-    if std::env::var("LINGER").is_ok() { s.groups[1].linger = Stay::Forever; }
-    if let Ok(v) = std::env::var("SLOTS") { s.groups[1].policy.upload_slots = v.parse().unwrap(); }
-    if let Ok(v) = std::env::var("PIPE") { s.groups[1].policy.pipeline = v.parse().unwrap(); s.groups[0].policy.pipeline = v.parse().unwrap(); }
+    if std::env::var("LINGER").is_ok() {
+        s.groups[1].linger = Stay::Forever;
+    }
+    if let Ok(v) = std::env::var("SLOTS") {
+        s.groups[1].policy.upload_slots = v.parse().unwrap();
+    }
+    if let Ok(v) = std::env::var("PIPE") {
+        s.groups[1].policy.pipeline = v.parse().unwrap();
+        s.groups[0].policy.pipeline = v.parse().unwrap();
+    }
     let (out, log) = run(&s, 1);
     assert_eq!(out.ending, Ending::AllComplete);
     let mut t: Vec<f64> = log.completed.iter().map(|c| c.0.as_secs_f64()).collect();
     t.sort_by(f64::total_cmp);
-    let seed_bytes: f64 = log.flows.iter().filter(|f| f.0 == 0).map(|f| (f.3 - f.2).as_secs_f64() * f.4.0 as f64 / 8.0).sum();
-    eprintln!("events {} first {} q1 {} median {} q3 {} last {} seed util {}", out.events, t[0], t[t.len()/4], t[t.len()/2], t[3*t.len()/4], t[t.len()-1], seed_bytes * 8.0 / 10e6 / t[t.len()-1]);
+    let seed_bytes: f64 = log
+        .flows
+        .iter()
+        .filter(|f| f.0 == 0)
+        .map(|f| (f.3 - f.2).as_secs_f64() * f.4.0 as f64 / 8.0)
+        .sum();
+    eprintln!(
+        "events {} first {} q1 {} median {} q3 {} last {} seed util {}",
+        out.events,
+        t[0],
+        t[t.len() / 4],
+        t[t.len() / 2],
+        t[3 * t.len() / 4],
+        t[t.len() - 1],
+        seed_bytes * 8.0 / 10e6 / t[t.len() - 1]
+    );
 }
 
 #[test]
 #[ignore = "a measurement, run by hand"]
 fn big_flash_crowd() {
-    let n: u32 = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let n: u32 = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let mut s = flash_crowd(n, 1024, BlockSize::Chunk);
     s.file.chunk_size = Bytes(256 << 10);
     let t = std::time::Instant::now();
@@ -130,5 +158,10 @@ fn big_flash_crowd() {
     let el = t.elapsed().as_secs_f64();
     let last = log.completed.iter().map(|c| c.0).max().unwrap_or_default();
     eprintln!("{:?} end {}", out.ending, out.end);
-    eprintln!("n {n} wall {el:.1} s events {} ({:.0}/s) completed {} makespan {last}", out.events, out.events as f64 / el, log.completed.len());
+    eprintln!(
+        "n {n} wall {el:.1} s events {} ({:.0}/s) completed {} makespan {last}",
+        out.events,
+        out.events as f64 / el,
+        log.completed.len()
+    );
 }
