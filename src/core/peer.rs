@@ -614,7 +614,9 @@ impl Peer {
     }
 
     fn on_request(&mut self, now: SimTime, conn: ConnId, block: BlockRef) {
-        if !self.cfg.geometry.is_valid_request(&block, MAX_REQUEST_LEN) {
+        // Real clients cut off at 128 KiB; the simulator's fast mode asks for whole chunks.
+        let limit = MAX_REQUEST_LEN.max(self.cfg.geometry.block_len());
+        if !self.cfg.geometry.is_valid_request(&block, limit) {
             return self.close(
                 now,
                 conn,
