@@ -3,11 +3,13 @@
 //! pieces spread before their holders leave. The first `random_first` pieces are picked
 //! at random instead, to get something to trade quickly (a rare piece is slow to fetch).
 //!
-//! Availability is kept incrementally: for every count `c` a bitset holds the wanted
-//! pieces that exactly `c` neighbours have. A `HAVE` moves one bit between two sets; a
-//! pick scans the sets from the rarest up, intersecting with the neighbour's bitfield
-//! a word at a time, and stops at the first non-empty intersection. That keeps both
-//! updates (by far the most frequent event in a big swarm) and picks cheap.
+//! Availability is one counter per piece, raised and lowered as neighbours announce
+//! pieces or leave: a `HAVE` — by far the most frequent event in a big swarm — touches
+//! one counter. A pick scans the pieces the neighbour has and we want (a word of the two
+//! bitfields at a time), finds the lowest availability, and draws uniformly among the
+//! pieces that have it. (An earlier version kept a bitset per availability level so
+//! picks were cheaper, but moving a bit between two sets on every HAVE cost two cache
+//! misses; in a 1,000-peer swarm that made HAVEs 20 % of the run.)
 
 use super::{PickContext, PiecePicker, random_common};
 use crate::core::bitfield::Bitfield;
@@ -20,20 +22,15 @@ pub struct RarestFirst {
     random_first: u32,
     /// How many neighbours hold each piece.
     availability: Vec<u16>,
-    /// `levels[c]`: wanted pieces held by exactly `c` neighbours.
-    levels: Vec<Bitfield>,
-    wanted: Bitfield,
 }
 
 impl RarestFirst {
-    /// A picker for `pieces` pieces, all wanted, nobody holding any.
+    /// A picker for `pieces` pieces, nobody holding any.
     pub fn new(pieces: u32, random_first: u32) -> RarestFirst {
         RarestFirst {
             pieces,
             random_first,
             availability: vec![0; pieces as usize],
-            levels: vec![Bitfield::full(pieces)],
-            wanted: Bitfield::full(pieces),
         }
     }
 
@@ -42,31 +39,15 @@ impl RarestFirst {
         self.availability[piece as usize]
     }
 
-    fn level(&mut self, c: u16) -> &mut Bitfield {
-        while self.levels.len() <= c as usize {
-            self.levels.push(Bitfield::new(self.pieces));
-        }
-        &mut self.levels[c as usize]
-    }
-
-    fn raise(&mut self, piece: u32) {
-        let c = self.availability[piece as usize];
-        self.availability[piece as usize] = c.saturating_add(1);
-        if self.wanted.get(piece) {
-            self.levels[c as usize].clear(piece);
-            self.level(c.saturating_add(1)).set(piece);
-        }
-    }
-
-    fn lower(&mut self, piece: u32) {
-        let c = self.availability[piece as usize];
-        if c == 0 {
-            return;
-        }
-        self.availability[piece as usize] = c - 1;
-        if self.wanted.get(piece) {
-            self.levels[c as usize].clear(piece);
-            self.levels[c as usize - 1].set(piece);
+    /// Calls `f(piece, availability)` for every piece in `a ∧ b`.
+    fn each_common(&self, a: &[u64], b: &[u64], mut f: impl FnMut(u32, u16)) {
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            let mut w = x & y;
+            while w != 0 {
+                let p = i as u32 * 64 + w.trailing_zeros();
+                w &= w - 1;
+                f(p, self.availability[p as usize]);
+            }
         }
     }
 }
@@ -74,50 +55,59 @@ impl RarestFirst {
 impl PiecePicker for RarestFirst {
     fn neighbour_added(&mut self, pieces: &Bitfield) {
         for p in pieces.ones() {
-            self.raise(p);
+            let a = &mut self.availability[p as usize];
+            *a = a.saturating_add(1);
         }
     }
 
     fn neighbour_removed(&mut self, pieces: &Bitfield) {
         for p in pieces.ones() {
-            self.lower(p);
+            let a = &mut self.availability[p as usize];
+            *a = a.saturating_sub(1);
         }
     }
 
     fn neighbour_has(&mut self, piece: u32) {
-        if piece < self.pieces {
-            self.raise(piece);
+        if let Some(a) = self.availability.get_mut(piece as usize) {
+            *a = a.saturating_add(1);
         }
     }
 
-    fn unwant(&mut self, piece: u32) {
-        if self.wanted.clear(piece) {
-            let c = self.availability[piece as usize];
-            self.levels[c as usize].clear(piece);
-        }
-    }
+    fn unwant(&mut self, _: u32) {}
 
-    fn want(&mut self, piece: u32) {
-        if piece < self.pieces && self.wanted.set(piece) {
-            let c = self.availability[piece as usize];
-            self.level(c).set(piece);
-        }
-    }
+    fn want(&mut self, _: u32) {}
 
     fn pick(&mut self, ctx: &PickContext<'_>, dice: &mut Dice) -> Option<u32> {
+        let (remote, wanted) = (ctx.remote.words(), ctx.wanted.words());
         if ctx.have_count < self.random_first {
-            return random_common(ctx.remote.words(), self.wanted.words(), dice);
+            return random_common(remote, wanted, dice);
         }
-        // Level 0 holds pieces no neighbour has, so the remote cannot have them either.
-        for level in self.levels.iter().skip(1) {
-            if level.count() == 0 {
-                continue;
+        // Two passes: the lowest availability and how many share it, then the k-th of them.
+        let (mut best, mut ties) = (u16::MAX, 0u64);
+        self.each_common(remote, wanted, |_, a| {
+            if a < best {
+                best = a;
+                ties = 1;
+            } else if a == best {
+                ties += 1;
             }
-            if let Some(p) = random_common(level.words(), ctx.remote.words(), dice) {
-                return Some(p);
-            }
+        });
+        if ties == 0 {
+            return None;
         }
-        None
+        let mut k = dice.below(ties);
+        let mut chosen = None;
+        self.each_common(remote, wanted, |p, a| {
+            if a == best && chosen.is_none() {
+                if k == 0 {
+                    chosen = Some(p);
+                } else {
+                    k -= 1;
+                }
+            }
+        });
+        debug_assert!(self.pieces > 0);
+        chosen
     }
 }
 
@@ -168,7 +158,6 @@ mod tests {
     fn unwanted_pieces_are_skipped_and_haves_update_rarity() {
         let mut rf = RarestFirst::new(4, 0);
         rf.neighbour_added(&field(4, &[0, 1]));
-        rf.unwant(0);
         let remote = field(4, &[0, 1]);
         let wanted = field(4, &[1, 2, 3]);
         assert_eq!(
@@ -183,7 +172,7 @@ mod tests {
             rf.pick(&ctx(&remote, &wanted), &mut Dice::new(1, 0)),
             Some(2)
         );
-        rf.want(0);
+        let wanted = field(4, &[0, 1, 2, 3]);
         let remote = field(4, &[0, 1]);
         assert_eq!(
             rf.pick(&ctx(&remote, &wanted), &mut Dice::new(1, 0)),
