@@ -18,5 +18,7 @@
 pub mod bencode;
 pub mod metainfo;
 pub mod rate_limit;
+pub mod session;
 pub mod storage;
+pub mod tracker_http;
 pub mod wire;
