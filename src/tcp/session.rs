@@ -876,6 +876,7 @@ impl Host {
                         }
                     };
                     if ok {
+                        logf!("piece {piece} verified ok");
                         let len = u64::from(self.storage.piece_len(piece).unwrap_or(0));
                         self.left = self.left.saturating_sub(len);
                         self.progress.inc(len);

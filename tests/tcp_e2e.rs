@@ -1,0 +1,264 @@
+//! End to end over loopback: `swarmlab tracker` + `swarmlab seed` + `swarmlab get`, byte
+//! for byte; resuming a killed download; hostile peers that the seed must drop while it
+//! keeps serving. Every process is killed by its PID when its test ends, and bounded in
+//! time.
+//!
+//! These run the `swarmlab` binary, so they need the subcommand dispatch of `cli/mod.rs`.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn get(torrent: &Path, out: &Path, extra: &[&str]) -> std::process::Command {
+    let mut args = vec![
+        "get",
+        torrent.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--bind",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    swarmlab(&args)
+}
+
+#[test]
+fn single_file_download_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("random.bin");
+    fs::write(&data, random_bytes(5 * 1024 * 1024 + 12345, 1)).unwrap();
+    let (_tracker, url) = start_tracker(d);
+    let torrent = make_torrent(&data, &url, "256KiB", d);
+    let (_seed, _) = start_seed(&torrent, &data, d, "seed");
+    let out = d.join("out");
+    let (status, stdout, stderr) = run(get(&torrent, &out, &[]), d, "get", LIMIT);
+    assert!(status.success(), "get failed: {stderr}");
+    assert!(stdout.contains("downloaded"), "no summary: {stdout}");
+    assert_same_file(&data, &out.join("random.bin"));
+}
+
+#[test]
+fn multi_file_folder_download_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let folder = d.join("album");
+    fs::create_dir_all(folder.join("sub/deeper")).unwrap();
+    let files = [
+        ("a.bin", 3 * 1024 * 1024 + 7),
+        ("sub/b.bin", 100_000),
+        ("sub/deeper/c.bin", 1),
+        ("sub/empty.txt", 0),
+        ("z.bin", 2 * 1024 * 1024),
+    ];
+    for (i, (name, len)) in files.iter().enumerate() {
+        fs::write(folder.join(name), random_bytes(*len, i as u64 + 10)).unwrap();
+    }
+    let (_tracker, url) = start_tracker(d);
+    let torrent = make_torrent(&folder, &url, "64KiB", d);
+    let (_seed, _) = start_seed(&torrent, &folder, d, "seed");
+    let out = d.join("out");
+    let (status, _, stderr) = run(get(&torrent, &out, &[]), d, "get", LIMIT);
+    assert!(status.success(), "get failed: {stderr}");
+    for (name, _) in files {
+        assert_same_file(&folder.join(name), &out.join("album").join(name));
+    }
+}
+
+#[test]
+fn killed_download_resumes_keeping_verified_pieces() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("resume.bin");
+    fs::write(&data, random_bytes(6 * 1024 * 1024, 3)).unwrap();
+    let (_tracker, url) = start_tracker(d);
+    let torrent = make_torrent(&data, &url, "256KiB", d);
+    let (_seed, _) = start_seed(&torrent, &data, d, "seed");
+    let out = d.join("out");
+    // Slow enough (2 MiB/s) to be killed midway.
+    let mut first = spawn(get(&torrent, &out, &["--download", "16 Mbit/s"]), d, "get1");
+    let start = Instant::now();
+    let verified = |log: &str| log.matches("verified ok").count();
+    while verified(&first.stderr_text()) < 4 {
+        assert!(
+            start.elapsed() < LIMIT,
+            "no progress: {}",
+            first.stderr_text()
+        );
+        assert!(first.child.try_wait().unwrap().is_none(), "get ended early");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    first.kill();
+    let (status, stdout, stderr) = run(get(&torrent, &out, &[]), d, "get2", LIMIT);
+    assert!(status.success(), "resumed get failed: {stderr}");
+    let kept: u32 = stdout
+        .split(" of ")
+        .nth(1)
+        .and_then(|s| s.rsplit(", ").next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no summary: {stdout}"));
+    assert!(kept >= 4, "only {kept} pieces kept: {stdout}");
+    assert!(kept < 24, "all pieces were there already: {stdout}");
+    assert_same_file(&data, &out.join("resume.bin"));
+}
+
+/// A valid handshake for `info_hash`.
+fn handshake(info_hash: &[u8]) -> Vec<u8> {
+    let mut h = vec![19];
+    h.extend_from_slice(b"BitTorrent protocol");
+    h.extend_from_slice(&[0; 8]);
+    h.extend_from_slice(info_hash);
+    h.extend_from_slice(b"-XX0000-hostile12345");
+    h
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn frame(id: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = ((payload.len() + 1) as u32).to_be_bytes().to_vec();
+    f.push(id);
+    f.extend_from_slice(payload);
+    f
+}
+
+#[test]
+fn seed_drops_hostile_peers_and_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("target.bin");
+    fs::write(&data, random_bytes(2 * 1024 * 1024, 4)).unwrap();
+    let (_tracker, url) = start_tracker(d);
+    let torrent = make_torrent(&data, &url, "256KiB", d);
+    let hash = unhex(&show_hash(&torrent));
+    let (seed, port) = start_seed(&torrent, &data, d, "seed");
+    let good = handshake(&hash);
+    let mut wrong_pstr = good.clone();
+    wrong_pstr[5] = b'X';
+    let mut wrong_hash = good.clone();
+    wrong_hash[28] ^= 0xff;
+    let big_request = {
+        let mut p = Vec::new();
+        for v in [0u32, 0, 256 * 1024] {
+            p.extend_from_slice(&v.to_be_bytes());
+        }
+        frame(6, &p)
+    };
+    let unrequested_piece = {
+        let mut p = vec![0u8; 8];
+        p.extend_from_slice(&vec![0xAB; 16 * 1024]);
+        frame(7, &p)
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("wrong protocol string", wrong_pstr),
+        ("wrong info hash", wrong_hash),
+        (
+            "length prefix 2^31",
+            [good.clone(), vec![0x80, 0, 0, 0, 7]].concat(),
+        ),
+        (
+            "bitfield of the wrong length",
+            [good.clone(), frame(5, &[0xff; 3])].concat(),
+        ),
+        (
+            "bitfield with spare bits set",
+            [good.clone(), frame(5, &[0xff, 0xff])].concat(),
+        ),
+        (
+            "request over 128 KiB",
+            [good.clone(), frame(2, &[]), big_request].concat(),
+        ),
+        (
+            "garbage after the handshake",
+            [good.clone(), vec![0, 0, 0, 3, 4, 0, 0, 0xde, 0xad]].concat(),
+        ),
+        (
+            "a piece nobody requested",
+            [good.clone(), unrequested_piece].concat(),
+        ),
+        ("pure garbage", b"GET / HTTP/1.1\r\n\r\n".to_vec()),
+    ];
+    for (what, bytes) in &cases {
+        let mut s = TcpStream::connect(local(port)).unwrap();
+        s.write_all(bytes).unwrap();
+        assert!(
+            closed_within(&mut s, Duration::from_secs(5)),
+            "{what}: the seed kept the connection; its log:\n{}",
+            seed.stderr_text()
+        );
+    }
+    // A connection that never handshakes is dropped after 10 s.
+    let mut silent = TcpStream::connect(local(port)).unwrap();
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(15)),
+        "silent connection kept"
+    );
+    let log = seed.stderr_text();
+    assert!(log.contains("dropped"), "no drop reasons logged:\n{log}");
+    // And it still serves a real download.
+    let out = d.join("out");
+    let (status, _, stderr) = run(get(&torrent, &out, &[]), d, "get", LIMIT);
+    assert!(status.success(), "get after hostile peers failed: {stderr}");
+    assert_same_file(&data, &out.join("target.bin"));
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let junk = d.join("junk.torrent");
+    fs::write(&junk, b"not bencode").unwrap();
+    for args in [
+        vec!["torrent", "show", junk.to_str().unwrap()],
+        vec!["get", junk.to_str().unwrap(), "--out", d.to_str().unwrap()],
+        vec![
+            "seed",
+            junk.to_str().unwrap(),
+            "--data",
+            d.to_str().unwrap(),
+        ],
+    ] {
+        let o = output(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let data = d.join("x.bin");
+    fs::write(&data, random_bytes(1000, 5)).unwrap();
+    let t = make_torrent(&data, "http://127.0.0.1:1/announce", "16KiB", d);
+    let o = output(&[
+        "get",
+        t.to_str().unwrap(),
+        "--out",
+        d.join("o").to_str().unwrap(),
+        "--download",
+        "10 Mbps/s",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    // Data that does not match the torrent is bad input for a seed.
+    fs::write(&data, random_bytes(1000, 6)).unwrap();
+    let o = output(&[
+        "seed",
+        t.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
