@@ -399,8 +399,8 @@ struct HostConn {
     addr: SocketAddr,
     /// For an outbound connection, the peer the core asked us to connect to.
     dial: Option<PeerId>,
-    /// Whether a message other than keep-alive arrived (a bitfield must come first).
-    had_message: bool,
+    /// The pieces it announced (by bitfield or `have`), once it announced any.
+    remote: Option<Bitfield>,
 }
 
 /// The peer loop's state.
@@ -602,7 +602,7 @@ impl Host {
                 tx: None,
                 addr,
                 dial,
-                had_message: false,
+                remote: None,
             },
         );
         let target = dial.map(|_| addr);
@@ -711,10 +711,6 @@ impl Host {
             return;
         };
         let Some(cid) = c.core else { return };
-        let first = !c.had_message;
-        if !matches!(msg, WireMessage::KeepAlive) {
-            c.had_message = true;
-        }
         let block = |index: u32, begin: u32, length: u32| BlockRef {
             piece: index,
             offset: begin,
@@ -726,14 +722,35 @@ impl Host {
             WireMessage::Unchoke => Message::Unchoke,
             WireMessage::Interested => Message::Interested,
             WireMessage::NotInterested => Message::NotInterested,
-            WireMessage::Have(i) => Message::Have(i),
-            WireMessage::Bitfield(bytes) => {
-                if !first {
-                    return self.drop_conn(token, "bitfield after other messages");
+            WireMessage::Have(i) => {
+                if i < pieces {
+                    c.remote.get_or_insert_with(|| Bitfield::new(pieces)).set(i);
                 }
-                match Bitfield::from_bytes(&bytes, pieces) {
-                    Ok(b) => Message::Bitfield(b),
+                Message::Have(i)
+            }
+            WireMessage::Bitfield(bytes) => {
+                let field = match Bitfield::from_bytes(&bytes, pieces) {
+                    Ok(b) => b,
                     Err(e) => return self.drop_conn(token, &format!("bad bitfield: {}", e.0)),
+                };
+                match c.remote.as_mut() {
+                    None => {
+                        c.remote = Some(field.clone());
+                        Message::Bitfield(field)
+                    }
+                    Some(known) => {
+                        // BEP 3 wants one bitfield, first; aria2 sends it again as it
+                        // progresses. A later one only tells us of new pieces: pass them
+                        // on as `have`s (a cleared bit is ignored: pieces are not lost).
+                        let new: Vec<u32> = field.ones().filter(|p| !known.get(*p)).collect();
+                        for p in &new {
+                            known.set(*p);
+                        }
+                        for p in new {
+                            self.core.handle_message(now, cid, Message::Have(p));
+                        }
+                        return;
+                    }
                 }
             }
             WireMessage::Request {
