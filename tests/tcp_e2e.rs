@@ -205,7 +205,22 @@ fn seed_drops_hostile_peers_and_keeps_serving() {
         "silent connection kept"
     );
     let log = seed.stderr_text();
-    assert!(log.contains("dropped"), "no drop reasons logged:\n{log}");
+    for reason in [
+        "protocol string",
+        "another torrent",
+        "length prefix 2147483648 exceeds limit",
+        "bad bitfield",
+        "request outside the torrent",
+        "bad message",
+        "a block nobody requested",
+        "pstrlen is 71",
+        "no handshake within",
+    ] {
+        assert!(
+            log.contains(reason),
+            "no drop logged for {reason:?}:\n{log}"
+        );
+    }
     // And it still serves a real download.
     let out = d.join("out");
     let (status, _, stderr) = run(get(&torrent, &out, &[]), d, "get", LIMIT);
@@ -261,4 +276,143 @@ fn bad_input_exits_2_with_one_line() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn upload_and_download_limits_slow_the_transfer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("slow.bin");
+    // 3 MiB at 1 MB/s: about 3 s, well above the unlimited time on loopback.
+    fs::write(&data, random_bytes(3 * 1024 * 1024, 11)).unwrap();
+    let (_tracker, url) = start_tracker(d);
+    let torrent = make_torrent(&data, &url, "256KiB", d);
+    let port = free_port();
+    let _seed = spawn(
+        swarmlab(&[
+            "seed",
+            torrent.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--upload",
+            "8 Mbit/s",
+        ]),
+        d,
+        "seed",
+    );
+    wait_for_port(port, Duration::from_secs(20));
+    let start = Instant::now();
+    let (status, _, stderr) = run(get(&torrent, &d.join("a"), &[]), d, "get-up", LIMIT);
+    let upload_limited = start.elapsed();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        upload_limited >= Duration::from_secs_f64(2.5),
+        "3 MiB at --upload 8 Mbit/s took only {upload_limited:?}"
+    );
+    assert_same_file(&data, &d.join("a/slow.bin"));
+
+    let (_seed2, _) = start_seed(&torrent, &data, d, "seed2");
+    let start = Instant::now();
+    let (status, _, stderr) = run(
+        get(&torrent, &d.join("b"), &["--download", "1 MB/s"]),
+        d,
+        "get-down",
+        LIMIT,
+    );
+    let download_limited = start.elapsed();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        download_limited >= Duration::from_secs_f64(2.5),
+        "3 MiB at --download 1 MB/s took only {download_limited:?}"
+    );
+    assert_same_file(&data, &d.join("b/slow.bin"));
+}
+
+#[test]
+fn connections_beyond_the_cap_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("cap.bin");
+    fs::write(&data, random_bytes(1024 * 1024, 12)).unwrap();
+    let (_tracker, url) = start_tracker(d);
+    let torrent = make_torrent(&data, &url, "256KiB", d);
+    let hash = unhex(&show_hash(&torrent));
+    let (seed, port) = start_seed(&torrent, &data, d, "seed");
+    let mut streams = Vec::new();
+    for i in 0..70u8 {
+        let mut s = TcpStream::connect(local(port)).unwrap();
+        let mut h = handshake(&hash);
+        h[67] = i; // distinct peer ids
+        s.write_all(&h).unwrap();
+        streams.push(s);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let closed = streams
+        .iter_mut()
+        .map(|s| closed_within(s, Duration::from_millis(100)))
+        .filter(|c| *c)
+        .count();
+    assert!(
+        (15..=30).contains(&closed),
+        "{closed} of 70 connections closed (cap is 50 + 5); log:\n{}",
+        seed.stderr_text()
+    );
+    drop(streams);
+    std::thread::sleep(Duration::from_millis(500));
+    let out = d.join("out");
+    let (status, _, stderr) = run(get(&torrent, &out, &[]), d, "get", LIMIT);
+    assert!(status.success(), "get after the flood failed: {stderr}");
+    assert_same_file(&data, &out.join("cap.bin"));
+}
+
+#[test]
+fn tracker_answers_over_http_compact_dict_and_failure() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let (_tracker, url) = start_tracker(dir.path());
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/announce")
+        .to_string();
+    let get = |path: &str| -> Vec<u8> {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+        let mut v = Vec::new();
+        s.read_to_end(&mut v).unwrap();
+        assert!(v.starts_with(b"HTTP/1.1 200") || v.starts_with(b"HTTP/1.0 200"));
+        v
+    };
+    let hash = "%AA".repeat(20);
+    let a = get(&format!(
+        "/announce?info_hash={hash}&peer_id=AAAAAAAAAAAAAAAAAAAA&port=5000&left=0&compact=1&event=started"
+    ));
+    assert!(
+        contains(&a, b"5:peers0:"),
+        "{}",
+        String::from_utf8_lossy(&a)
+    );
+    let b = get(&format!(
+        "/announce?info_hash={hash}&peer_id=BBBBBBBBBBBBBBBBBBBB&port=6000&left=5&compact=1"
+    ));
+    // 127.0.0.1:5000 as 6 compact bytes.
+    assert!(contains(&b, &[b'6', b':', 127, 0, 0, 1, 0x13, 0x88]));
+    let c = get(&format!(
+        "/announce?info_hash={hash}&peer_id=CCCCCCCCCCCCCCCCCCCC&port=7000&left=5&compact=0"
+    ));
+    assert!(
+        contains(&c, b"2:ip9:127.0.0.1"),
+        "{}",
+        String::from_utf8_lossy(&c)
+    );
+    assert!(contains(&c, b"7:peer id20:"));
+    let bad = get("/announce?info_hash=short&port=1");
+    assert!(contains(&bad, b"failure reason"));
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }

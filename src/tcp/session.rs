@@ -39,7 +39,7 @@ use crate::core::{
 use crate::scenario::{Policy, Role};
 use crate::units::{Bytes, SimDuration, SimTime};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -58,6 +58,9 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(120);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(240);
 /// Connections allowed beyond the core's `max_neighbours`, for handshakes in flight.
 pub const CONNECTION_MARGIN: usize = 5;
+/// Requests remembered per connection (the core keeps a few in flight; cancelled ones
+/// linger here until they arrive or are pushed out).
+const MAX_ASKED: usize = 1024;
 /// Request block size.
 const BLOCK: u32 = wire::BLOCK_SIZE;
 
@@ -399,6 +402,9 @@ struct HostConn {
     addr: SocketAddr,
     /// For an outbound connection, the peer the core asked us to connect to.
     dial: Option<PeerId>,
+    /// Blocks we requested from it (cancelled ones included: they may still come),
+    /// newest last, at most [`MAX_ASKED`].
+    asked: VecDeque<BlockRef>,
     /// The pieces it announced (by bitfield or `have`), once it announced any.
     remote: Option<Bitfield>,
 }
@@ -486,6 +492,8 @@ async fn run_async(
         announce_interval: SimDuration::from_secs(120),
     };
     let core = Peer::new(peer_cfg, have, Dice::new(seed, 1));
+    // Every neighbour may be sending us a different piece (and two in endgame).
+    let storage = storage.with_max_partial_pieces(2 * max_neighbours as usize);
     let burst = |r: u64| r.max(u64::from(BLOCK) + 13);
     let shared = Arc::new(Shared {
         info_hash: meta.info_hash,
@@ -603,6 +611,7 @@ impl Host {
                 addr,
                 dial,
                 remote: None,
+                asked: VecDeque::new(),
             },
         );
         let target = dial.map(|_| addr);
@@ -765,14 +774,18 @@ impl Host {
             } => Message::Cancel(block(index, begin, length)),
             WireMessage::Piece { index, begin, data } => {
                 let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-                // Bytes first, so that when the core asks to verify, they are there.
-                match self.storage.write_block(index, begin, &data) {
-                    Ok(_) => {}
-                    // A seed stores nothing: the core decides whether it was requested.
-                    Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
-                    Err(e) => return self.drop_conn(token, &format!("bad piece: {e}")),
+                let b = block(index, begin, len);
+                // Only a block we asked this connection for reaches storage: an
+                // unrequested one could overwrite good bytes of a piece in progress
+                // (the core then closes the connection, so the bytes are not needed).
+                if let Some(at) = c.asked.iter().position(|x| *x == b) {
+                    c.asked.remove(at);
+                    // Bytes first, so that when the core asks to verify, they are there.
+                    if let Err(e) = self.storage.write_block(index, begin, &data) {
+                        return self.drop_conn(token, &format!("bad piece: {e}"));
+                    }
                 }
-                Message::Piece(block(index, begin, len))
+                Message::Piece(b)
             }
             WireMessage::Port(_) | WireMessage::Unknown { .. } => return,
         };
@@ -853,11 +866,21 @@ impl Host {
                         Message::NotInterested => WireMessage::NotInterested,
                         Message::Have(p) => WireMessage::Have(p),
                         Message::Bitfield(b) => WireMessage::Bitfield(b.to_bytes()),
-                        Message::Request(b) => WireMessage::Request {
-                            index: b.piece,
-                            begin: b.offset,
-                            length: b.len,
-                        },
+                        Message::Request(b) => {
+                            if let Some(c) =
+                                self.by_core.get(&conn).and_then(|t| self.conns.get_mut(t))
+                            {
+                                if c.asked.len() >= MAX_ASKED {
+                                    c.asked.pop_front();
+                                }
+                                c.asked.push_back(b);
+                            }
+                            WireMessage::Request {
+                                index: b.piece,
+                                begin: b.offset,
+                                length: b.len,
+                            }
+                        }
                         Message::Cancel(b) => WireMessage::Cancel {
                             index: b.piece,
                             begin: b.offset,

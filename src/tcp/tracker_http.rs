@@ -50,6 +50,8 @@ struct Member {
     peer_id: [u8; 20],
     addr: SocketAddr,
     last_seen: Instant,
+    /// Bytes it still lacks (0: a seed).
+    left: u64,
 }
 
 /// One torrent's swarm.
@@ -237,6 +239,7 @@ impl TrackerState {
             Some(m) => {
                 m.last_seen = now;
                 m.addr = addr;
+                m.left = q.left;
                 m.id
             }
             None => {
@@ -248,6 +251,7 @@ impl TrackerState {
                         peer_id: q.peer_id,
                         addr,
                         last_seen: now,
+                        left: q.left,
                     });
                 }
                 id
@@ -263,14 +267,15 @@ impl TrackerState {
             .iter()
             .filter_map(|p| swarm.members.iter().find(|m| m.id == *p))
             .collect();
-        let complete = swarm.members.len();
+        let seeds = swarm.members.iter().filter(|m| m.left == 0).count();
+        let leechers = swarm.members.len() - seeds;
         let mut d = BTreeMap::new();
         d.insert(
             b"interval".to_vec(),
             Value::Int(self.cfg.interval.as_secs() as i64),
         );
-        d.insert(b"complete".to_vec(), Value::Int(0));
-        d.insert(b"incomplete".to_vec(), Value::Int(complete as i64));
+        d.insert(b"complete".to_vec(), Value::Int(seeds as i64));
+        d.insert(b"incomplete".to_vec(), Value::Int(leechers as i64));
         let peers_value = if q.compact {
             let mut b = Vec::with_capacity(peers.len() * 6);
             for m in peers.iter().filter(|m| m.addr.is_ipv4()) {
