@@ -416,3 +416,41 @@ fn tracker_answers_over_http_compact_dict_and_failure() {
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
+
+#[test]
+fn seed_after_keeps_serving_once_the_seed_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("relay.bin");
+    fs::write(&data, random_bytes(2 * 1024 * 1024 + 1, 13)).unwrap();
+    let (_tracker, url) = start_tracker(d);
+    let torrent = make_torrent(&data, &url, "256KiB", d);
+    let (mut seed, _) = start_seed(&torrent, &data, d, "seed");
+    let relay_out = d.join("relay");
+    let relay = spawn(get(&torrent, &relay_out, &["--seed-after"]), d, "relay");
+    let start = Instant::now();
+    while !fs::read_to_string(d.join("relay.out"))
+        .unwrap_or_default()
+        .contains("downloaded")
+    {
+        assert!(
+            start.elapsed() < LIMIT,
+            "relay never completed: {}",
+            relay.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    seed.kill();
+    let out = d.join("out");
+    let (status, _, stderr) = run(get(&torrent, &out, &[]), d, "get", LIMIT);
+    assert!(
+        status.success(),
+        "get from the --seed-after peer failed: {stderr}"
+    );
+    assert_same_file(&data, &out.join("relay.bin"));
+    let mut relay = relay;
+    assert!(
+        relay.child.try_wait().unwrap().is_none(),
+        "--seed-after exited"
+    );
+}

@@ -250,7 +250,6 @@ fn run_get(args: &GetArgs) -> Result<(), Failure> {
         have.count(),
         have.len()
     ));
-    let total = meta.info.total_length();
     let cfg = SessionConfig {
         role: Role::Leecher,
         bind: args.bind.unwrap_or_else(default_bind),
@@ -260,13 +259,9 @@ fn run_get(args: &GetArgs) -> Result<(), Failure> {
         progress: true,
     };
     let s = session::run(meta, storage, cfg).map_err(runtime)?;
-    let secs = s.elapsed.as_secs_f64().max(1e-6);
-    println!(
-        "downloaded {} bytes of {total} in {secs:.1} s ({:.2} MB/s), {} of {} pieces were already there",
-        s.downloaded,
-        s.downloaded as f64 / secs / 1e6,
-        s.pieces_at_start,
-        s.pieces
-    );
+    // A download that was already complete never reached the session's summary.
+    if s.pieces_at_start == s.pieces {
+        println!("{}", s.line());
+    }
     Ok(())
 }

@@ -113,12 +113,29 @@ pub struct Summary {
     pub downloaded: u64,
     /// Bytes of blocks sent.
     pub uploaded: u64,
+    /// Size of the torrent's content.
+    pub total: u64,
     /// Pieces verified at the start (kept from an earlier run, or a seed's data).
     pub pieces_at_start: u32,
     /// Pieces in the torrent.
     pub pieces: u32,
     /// Wall-clock time of the session.
     pub elapsed: Duration,
+}
+
+impl Summary {
+    /// The one-line summary a `get` prints when it completes.
+    pub fn line(&self) -> String {
+        let secs = self.elapsed.as_secs_f64().max(1e-6);
+        format!(
+            "downloaded {} bytes of {} in {secs:.1} s ({:.2} MB/s), {} of {} pieces were already there",
+            self.downloaded,
+            self.total,
+            self.downloaded as f64 / secs / 1e6,
+            self.pieces_at_start,
+            self.pieces
+        )
+    }
 }
 
 /// Where a torrent's files live and how they are laid out, for [`Storage::open`].
@@ -336,59 +353,66 @@ async fn drive(
         .await
         .map_err(|_| "session ended".to_string())?;
 
-    let mut last_write = tokio::time::Instant::now();
-    let mut last_read = tokio::time::Instant::now();
     let limit_down = !sh
         .download
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .is_unlimited();
-    loop {
-        tokio::select! {
-            r = rd.read(&mut scratch) => {
-                let n = r.map_err(io)?;
-                if n == 0 {
-                    return Ok("closed by the peer".into());
+    // Reading and writing run side by side, so a block waiting for upload tokens (or a
+    // slow write) never stops us reading; whichever ends first ends the connection.
+    let reading = async {
+        loop {
+            let n = tokio::time::timeout(IDLE_TIMEOUT, rd.read(&mut scratch))
+                .await
+                .map_err(|_| format!("silent for {IDLE_TIMEOUT:?}"))?
+                .map_err(io)?;
+            if n == 0 {
+                return Ok::<String, String>("closed by the peer".into());
+            }
+            if limit_down {
+                throttle(&sh.download, sh.clock, n as u64).await;
+            }
+            buf.extend_from_slice(&scratch[..n]);
+            // The decoder refuses an oversize length prefix before its body is
+            // buffered, so `buf` stays under one frame plus one read.
+            while let Some(msg) = sh
+                .decoder
+                .decode(&mut buf)
+                .map_err(|e| format!("bad message: {e}"))?
+            {
+                events
+                    .send(Event::Msg { token, msg })
+                    .await
+                    .map_err(|_| "session ended".to_string())?;
+            }
+        }
+    };
+    let writing = async {
+        loop {
+            let cmd = match tokio::time::timeout(KEEPALIVE_INTERVAL, rx.recv()).await {
+                Err(_) => {
+                    wr.write_all(&[0, 0, 0, 0]).await.map_err(io)?;
+                    continue;
                 }
-                last_read = tokio::time::Instant::now();
-                if limit_down {
-                    throttle(&sh.download, sh.clock, n as u64).await;
-                }
-                buf.extend_from_slice(&scratch[..n]);
-                // The decoder refuses an oversize length prefix before its body is
-                // buffered, so `buf` stays under one frame plus one read.
-                while let Some(msg) = sh.decoder.decode(&mut buf).map_err(|e| format!("bad message: {e}"))? {
+                Ok(None) => return Ok::<String, String>("closed by us".into()),
+                Ok(Some(cmd)) => cmd,
+            };
+            match cmd {
+                Cmd::Send(bytes) => wr.write_all(&bytes).await.map_err(io)?,
+                Cmd::Piece { block, bytes } => {
+                    throttle(&sh.upload, sh.clock, bytes.len() as u64).await;
+                    wr.write_all(&bytes).await.map_err(io)?;
                     events
-                        .send(Event::Msg { token, msg })
+                        .send(Event::Sent { token, block })
                         .await
                         .map_err(|_| "session ended".to_string())?;
                 }
             }
-            cmd = rx.recv() => {
-                match cmd {
-                    None => return Ok("closed by us".into()),
-                    Some(Cmd::Send(bytes)) => {
-                        wr.write_all(&bytes).await.map_err(io)?;
-                    }
-                    Some(Cmd::Piece { block, bytes }) => {
-                        throttle(&sh.upload, sh.clock, bytes.len() as u64).await;
-                        wr.write_all(&bytes).await.map_err(io)?;
-                        events
-                            .send(Event::Sent { token, block })
-                            .await
-                            .map_err(|_| "session ended".to_string())?;
-                    }
-                }
-                last_write = tokio::time::Instant::now();
-            }
-            _ = tokio::time::sleep_until(last_write + KEEPALIVE_INTERVAL) => {
-                wr.write_all(&[0, 0, 0, 0]).await.map_err(io)?;
-                last_write = tokio::time::Instant::now();
-            }
-            _ = tokio::time::sleep_until(last_read + IDLE_TIMEOUT) => {
-                return Err(format!("silent for {IDLE_TIMEOUT:?}"));
-            }
         }
+    };
+    tokio::select! {
+        r = reading => r,
+        w = writing => w,
     }
 }
 
@@ -402,6 +426,8 @@ struct HostConn {
     addr: SocketAddr,
     /// For an outbound connection, the peer the core asked us to connect to.
     dial: Option<PeerId>,
+    /// Its peer id, from its handshake.
+    remote_id: Option<[u8; 20]>,
     /// Blocks we requested from it (cancelled ones included: they may still come),
     /// newest last, at most [`MAX_ASKED`].
     asked: VecDeque<BlockRef>,
@@ -428,6 +454,13 @@ struct Host {
     left: u64,
     completed: bool,
     progress: ProgressBar,
+    /// Live connections by the remote's peer id, to refuse a second one to the same peer
+    /// (both ends dialling each other).
+    by_remote_id: HashMap<[u8; 20], u64>,
+    /// Pieces verified when the session started.
+    pieces_at_start: u32,
+    /// Whether to print the summary line on completion (a leecher).
+    print_summary: bool,
 }
 
 /// A random 20-byte peer id, `-SL0100-` and 12 printable characters.
@@ -540,6 +573,9 @@ async fn run_async(
         left: total - verified_bytes.min(total),
         completed: false,
         progress,
+        by_remote_id: HashMap::new(),
+        pieces_at_start,
+        print_summary: cfg.role != Role::Seed,
     };
     logf!(
         "listening on port {port}, peer id {}, {pieces_at_start}/{pieces} pieces",
@@ -581,18 +617,23 @@ async fn run_async(
     if let Some(req) = host.announce_request(AnnounceEvent::Stopped) {
         let _ = tracker_http::announce(&req, Duration::from_secs(2)).await;
     }
-    Ok(Summary {
-        downloaded: host.core.downloaded(),
-        uploaded: host.core.uploaded(),
-        pieces_at_start,
-        pieces,
-        elapsed: clock.0.elapsed(),
-    })
+    Ok(host.summary())
 }
 
 impl Host {
     fn now(&self) -> SimTime {
         self.clock.now()
+    }
+
+    fn summary(&self) -> Summary {
+        Summary {
+            downloaded: self.core.downloaded(),
+            uploaded: self.core.uploaded(),
+            total: self.meta.info.total_length(),
+            pieces_at_start: self.pieces_at_start,
+            pieces: self.storage.num_pieces(),
+            elapsed: self.clock.0.elapsed(),
+        }
     }
 
     fn spawn_connection(
@@ -612,6 +653,7 @@ impl Host {
                 dial,
                 remote: None,
                 asked: VecDeque::new(),
+                remote_id: None,
             },
         );
         let target = dial.map(|_| addr);
@@ -632,12 +674,21 @@ impl Host {
         self.spawn_connection(Some(stream), addr, None);
     }
 
+    fn forget_remote(&mut self, token: u64, c: &HostConn) {
+        if let Some(id) = c.remote_id
+            && self.by_remote_id.get(&id) == Some(&token)
+        {
+            self.by_remote_id.remove(&id);
+        }
+    }
+
     /// Closes a connection on the host's initiative and tells the core.
     fn drop_conn(&mut self, token: u64, why: &str) {
         let Some(c) = self.conns.remove(&token) else {
             return;
         };
         logf!("{}: dropped: {why}", c.addr);
+        self.forget_remote(token, &c);
         let now = self.now();
         if let Some(cid) = c.core {
             self.by_core.remove(&cid);
@@ -672,6 +723,15 @@ impl Host {
                     if outbound { "outbound" } else { "inbound" }
                 );
                 c.tx = Some(tx);
+                c.remote_id = Some(remote_id);
+                if self.by_remote_id.contains_key(&remote_id) {
+                    c.dial = None;
+                    if outbound {
+                        self.core.handle_connect_failed(now, peer);
+                    }
+                    return self.drop_conn(token, "a second connection to the same peer");
+                }
+                self.by_remote_id.insert(remote_id, token);
                 match self.core.handle_connected(now, peer, outbound) {
                     Some(cid) => {
                         c.core = Some(cid);
@@ -905,6 +965,7 @@ impl Host {
                     {
                         // Dropping `c.tx` ends its task.
                         logf!("{}: dropped: {}", c.addr, reason.describe());
+                        self.forget_remote(token, &c);
                     }
                 }
                 Output::Verify { piece } => {
@@ -938,6 +999,10 @@ impl Host {
                 Output::Completed => {
                     logf!("complete");
                     self.completed = true;
+                    self.progress.finish_and_clear();
+                    if self.print_summary {
+                        println!("{}", self.summary().line());
+                    }
                 }
             }
         }
