@@ -1008,3 +1008,57 @@ impl Host {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_ids_are_printable_and_differ_by_seed() {
+        let a = make_peer_id(1);
+        let b = make_peer_id(2);
+        assert!(a.starts_with(b"-SL0100-"));
+        assert!(a.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-'));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn never_is_an_hour_away_not_an_overflow() {
+        let clock = Clock(Instant::now());
+        let at = clock.instant(SimTime::NEVER);
+        let ahead = at - tokio::time::Instant::now();
+        assert!(ahead <= Duration::from_secs(3601));
+        assert!(ahead >= Duration::from_secs(3500));
+    }
+
+    #[test]
+    fn summary_line_names_bytes_time_and_rate() {
+        let s = Summary {
+            downloaded: 2_000_000,
+            uploaded: 0,
+            total: 2_000_000,
+            pieces_at_start: 1,
+            pieces: 8,
+            elapsed: Duration::from_secs(2),
+        };
+        assert_eq!(
+            s.line(),
+            "downloaded 2000000 bytes of 2000000 in 2.0 s (1.00 MB/s), 1 of 8 pieces were already there"
+        );
+    }
+
+    #[test]
+    fn single_file_seed_storage_reads_the_given_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("x.bin");
+        std::fs::write(&f, vec![5u8; 40_000]).unwrap();
+        let t = super::super::metainfo::create(&f, "", 16_384).unwrap();
+        let meta = Metainfo::from_bytes(&t).unwrap();
+        let mut s = open_seed_storage(&meta, &f).unwrap();
+        assert!(s.recheck().unwrap().iter().all(|ok| *ok));
+        // Relative paths without a folder work too (the parent is "").
+        let cwd = std::env::current_dir().unwrap();
+        assert!(open_seed_storage(&meta, Path::new("no-such-file.bin")).is_err());
+        assert_eq!(cwd, std::env::current_dir().unwrap());
+    }
+}
