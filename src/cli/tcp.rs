@@ -124,9 +124,7 @@ fn load_torrent(path: &Path) -> Result<Metainfo, Failure> {
 /// Parses a rate such as "10 Mbit/s" into bytes per second.
 fn parse_rate(flag: &str, text: Option<&str>) -> Result<Option<u64>, Failure> {
     let Some(text) = text else { return Ok(None) };
-    let rate: Rate = text
-        .parse()
-        .map_err(|e| bad(format!("--{flag}: {text:?} is not a rate ({e})")))?;
+    let rate: Rate = text.parse().map_err(|e| bad(format!("--{flag}: {e}")))?;
     if rate.0 < 8 {
         return Err(bad(format!("--{flag}: {text:?} is below 1 B/s")));
     }
@@ -159,12 +157,14 @@ pub fn torrent(cmd: TorrentCommand) -> i32 {
 fn create(path: &Path, tracker: &str, piece_size: &str, output: &Path) -> Result<(), Failure> {
     let size: Bytes = piece_size
         .parse()
-        .map_err(|e| bad(format!("--piece-size: {piece_size:?} is not a size ({e})")))?;
+        .map_err(|e| bad(format!("--piece-size: {e}")))?;
     if !path.exists() {
         return Err(bad(format!("{}: no such file or folder", path.display())));
     }
+    // `create` names the path in its messages about the input itself.
     let bytes = metainfo::create(path, tracker, size.0).map_err(|e| match e.kind() {
-        std::io::ErrorKind::InvalidInput => bad(format!("{}: {e}", path.display())),
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => bad(e.to_string()),
+        std::io::ErrorKind::NotFound => bad(format!("{}: {e}", path.display())),
         _ => runtime(format!("{}: {e}", path.display())),
     })?;
     std::fs::write(output, &bytes).map_err(|e| runtime(format!("{}: {e}", output.display())))

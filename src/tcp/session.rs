@@ -607,14 +607,16 @@ async fn run_async(
                     host.core.handle_timeout(clock.now());
                 }
                 _ = tick.tick() => {
-                    host.progress.set_message(format!("{} peers", host.core.connections()));
+                    host.progress.set_message(format!("peers {}", host.core.connections()));
                 }
             }
         }
     }
     host.progress.finish_and_clear();
-    // Tell the tracker we leave; a slow tracker must not hold the exit up.
-    if let Some(req) = host.announce_request(AnnounceEvent::Stopped) {
+    // Tell the tracker we leave (if we ever joined); a slow tracker must not hold the
+    // exit up.
+    let joined = host.core.uploaded() + host.core.downloaded() > 0 || host.completed;
+    if joined && let Some(req) = host.announce_request(AnnounceEvent::Stopped) {
         let _ = tracker_http::announce(&req, Duration::from_secs(2)).await;
     }
     Ok(host.summary())
