@@ -454,3 +454,58 @@ fn seed_after_keeps_serving_once_the_seed_is_gone() {
         "--seed-after exited"
     );
 }
+
+#[test]
+fn swarm_of_one_slow_seed_and_four_leechers_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("swarm.bin");
+    fs::write(&data, random_bytes(4 * 1024 * 1024, 14)).unwrap();
+    let (_tracker, url) = start_tracker(d);
+    let torrent = make_torrent(&data, &url, "128KiB", d);
+    // A slow seed (2 MB/s) makes the leechers trade pieces among themselves.
+    let port = free_port();
+    let seed = spawn(
+        swarmlab(&[
+            "seed",
+            torrent.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--upload",
+            "16 Mbit/s",
+        ]),
+        d,
+        "seed",
+    );
+    wait_for_port(port, Duration::from_secs(20));
+    let mut leechers: Vec<Proc> = (0..4)
+        .map(|i| {
+            let out = d.join(format!("l{i}"));
+            spawn(get(&torrent, &out, &[]), d, &format!("leecher{i}"))
+        })
+        .collect();
+    for (i, l) in leechers.iter_mut().enumerate() {
+        let status = l.wait(LIMIT);
+        assert!(status.success(), "leecher {i} failed: {}", l.stderr_text());
+        assert_same_file(&data, &d.join(format!("l{i}/swarm.bin")));
+    }
+    // The leechers served each other (the seed is slow; rarest-first spreads pieces).
+    let uploaded: u64 = (0..4)
+        .map(|i| {
+            let log = fs::read_to_string(d.join(format!("leecher{i}.err"))).unwrap_or_default();
+            log.split("uploaded ")
+                .nth(1)
+                .and_then(|s| s.split(' ').next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum();
+    let traded = uploaded > 0;
+    assert!(
+        traded,
+        "no leecher uploaded anything; seed log:\n{}",
+        seed.stderr_text()
+    );
+}

@@ -619,7 +619,13 @@ async fn run_async(
     if joined && let Some(req) = host.announce_request(AnnounceEvent::Stopped) {
         let _ = tracker_http::announce(&req, Duration::from_secs(2)).await;
     }
-    Ok(host.summary())
+    let summary = host.summary();
+    logf!(
+        "session ends: uploaded {} bytes, downloaded {} bytes",
+        summary.uploaded,
+        summary.downloaded
+    );
+    Ok(summary)
 }
 
 impl Host {
