@@ -1,6 +1,7 @@
-//! Interoperability with ordinary BitTorrent software over loopback: aria2c downloads
-//! from `swarmlab seed`, `swarmlab get` downloads from a python3-libtorrent seed (and a
-//! libtorrent leecher from `swarmlab seed`), all found through `swarmlab tracker`;
+//! Interoperability with ordinary BitTorrent software over loopback: aria2c and a
+//! python3-libtorrent leecher download from `swarmlab seed`; `swarmlab get` downloads
+//! from an aria2c seed and from a python3-libtorrent seed; all find each other through
+//! `swarmlab tracker`;
 //! `swarmlab seed` + `get` through opentracker; and the info hash of `swarmlab torrent
 //! show` equals libtorrent's and transmission-show's.
 //!
@@ -228,4 +229,46 @@ fn swarmlab_seed_and_get_through_opentracker() {
     let (status, _, stderr) = run(get, d, "get", LIMIT);
     assert!(status.success(), "get via opentracker failed:\n{stderr}");
     assert_same_file(&data, &out.join("ot.bin"));
+}
+
+#[test]
+fn swarmlab_get_downloads_from_aria2c_seed_via_swarmlab_tracker() {
+    let aria2c = require("aria2c", "aria2");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let seed_dir = d.join("aria-seed");
+    fs::create_dir_all(&seed_dir).unwrap();
+    let data = seed_dir.join("from-aria.bin");
+    fs::write(&data, random_bytes(2 * 1024 * 1024 + 17, 15)).unwrap();
+    let (_tracker, url) = start_tracker(d);
+    let torrent = make_torrent(&data, &url, "256KiB", d);
+    let port = free_port();
+    let mut c = Command::new(aria2c);
+    c.args([
+        "--dir",
+        seed_dir.to_str().unwrap(),
+        "--check-integrity=true",
+        "--seed-ratio=0.0",
+        "--enable-dht=false",
+        "--enable-dht6=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--summary-interval=0",
+        &format!("--listen-port={port}"),
+        torrent.to_str().unwrap(),
+    ]);
+    let _aria = spawn(c, d, "aria2c-seed");
+    wait_for_port(port, Duration::from_secs(20));
+    let out = d.join("out");
+    let get = swarmlab(&[
+        "get",
+        torrent.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+    let (status, _, stderr) = run(get, d, "get", LIMIT);
+    assert!(status.success(), "get from aria2c failed:\n{stderr}");
+    assert_same_file(&data, &out.join("from-aria.bin"));
 }
