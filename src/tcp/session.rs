@@ -522,7 +522,9 @@ async fn run_async(
         role: cfg.role,
         min_neighbours: 20,
         max_neighbours,
-        announce_interval: SimDuration::from_secs(120),
+        // The core has no input for the tracker's interval; a minute keeps us on the
+        // list of any tracker asking for two minutes or more.
+        announce_interval: SimDuration::from_secs(60),
     };
     let core = Peer::new(peer_cfg, have, Dice::new(seed, 1));
     // Every neighbour may be sending us a different piece (and two in endgame).
@@ -579,7 +581,7 @@ async fn run_async(
     };
     logf!(
         "listening on port {port}, peer id {}, {pieces_at_start}/{pieces} pieces",
-        String::from_utf8_lossy(&host.shared.peer_id)
+        host.shared.peer_id.escape_ascii()
     );
     let finished = |h: &Host| h.core.is_complete() && !cfg.keep_serving && cfg.role != Role::Seed;
     if !finished(&host) {
@@ -727,7 +729,7 @@ impl Host {
                 logf!(
                     "{}: handshake ok ({}, {})",
                     c.addr,
-                    String::from_utf8_lossy(&remote_id),
+                    remote_id.escape_ascii(),
                     if outbound { "outbound" } else { "inbound" }
                 );
                 c.tx = Some(tx);
@@ -747,7 +749,10 @@ impl Host {
                     }
                     None => {
                         c.dial = None;
-                        self.drop_conn(token, "refused by the peer (full or duplicate)");
+                        self.drop_conn(
+                            token,
+                            "refused: max_neighbours reached or already connected",
+                        );
                     }
                 }
             }

@@ -3,7 +3,7 @@
 //! The server is a thin HTTP shell around [`core::Tracker`](crate::core::Tracker): it
 //! parses `/announce` queries, keeps one swarm per info hash, remembers each member's
 //! address, and forgets members not heard from in two announce intervals (peers that
-//! were killed never say `stopped`). Requests are served one at a time on one thread:
+//! were killed never say `stopped`; a minute of grace is added). Requests are served one at a time on one thread:
 //! an announce is a few microseconds of work, and a tracker for a laboratory swarm never
 //! sees enough load to need more. The HTTP layer is `tiny_http`, a small synchronous
 //! server, so no request parsing is written by hand here.
@@ -219,7 +219,9 @@ impl TrackerState {
     /// Handles one announce from `remote` (the TCP peer address) at `now`; returns the
     /// bencoded reply body.
     pub fn announce(&mut self, q: &AnnounceQuery, remote: IpAddr, now: Instant) -> Vec<u8> {
-        let ttl = self.cfg.interval * 2;
+        // Two intervals, and a minute's grace for announces that are a little late
+        // (ours re-announce every minute whatever the interval).
+        let ttl = self.cfg.interval * 2 + Duration::from_secs(60);
         let swarm = self.swarms.entry(q.info_hash).or_insert_with(|| Swarm {
             tracker: Tracker::new(PEERS_PER_ANNOUNCE),
             members: Vec::new(),
@@ -591,7 +593,7 @@ mod tests {
             lo,
             now,
         );
-        let later = now + Duration::from_secs(121);
+        let later = now + Duration::from_secs(181);
         let r = parse_response(&t.handle(
             &format!("/announce?{}", query(2, 2000, "started", true)),
             lo,
