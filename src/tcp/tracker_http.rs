@@ -584,6 +584,23 @@ mod tests {
     }
 
     #[test]
+    fn a_reported_loopback_ip_is_what_others_get() {
+        let mut t = TrackerState::new(TrackerConfig::default());
+        let now = Instant::now();
+        let far = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5));
+        let a = format!("/announce?{}&ip=127.0.0.1", query(1, 1000, "started", true));
+        let _ = t.handle(&a, far, now);
+        let b = format!("/announce?{}", query(2, 2000, "started", true));
+        let r = parse_response(&t.handle(&b, far, now)).unwrap();
+        assert_eq!(r.peers, vec!["127.0.0.1:1000".parse().unwrap()]);
+        // Without `ip`, the address the request came from.
+        let c = format!("/announce?{}", query(3, 3000, "started", true));
+        let mut r = parse_response(&t.handle(&c, far, now)).unwrap();
+        r.peers.sort();
+        assert!(r.peers.contains(&"10.0.0.5:2000".parse().unwrap()));
+    }
+
+    #[test]
     fn silent_peers_are_forgotten() {
         let mut t = TrackerState::new(TrackerConfig::default());
         let now = Instant::now();
