@@ -523,3 +523,85 @@ fn swarm_of_one_slow_seed_and_four_leechers_completes() {
         seed.stderr_text()
     );
 }
+
+/// A fake seed that claims every piece and answers every request with junk.
+fn serve_junk(mut s: TcpStream, hash: Vec<u8>, pieces: usize) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut hs = [0u8; 68];
+    s.read_exact(&mut hs)?;
+    s.write_all(&handshake(&hash))?;
+    let mut bits = vec![0xffu8; pieces.div_ceil(8)];
+    if pieces % 8 != 0 {
+        *bits.last_mut().unwrap() = 0xff << (8 - pieces % 8);
+    }
+    s.write_all(&[frame(5, &bits), frame(1, &[])].concat())?;
+    loop {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len)?;
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut body)?;
+        if body.first() == Some(&6) && body.len() == 13 {
+            let length = u32::from_be_bytes([body[9], body[10], body[11], body[12]]);
+            let mut p = body[1..9].to_vec();
+            p.extend(std::iter::repeat_n(0x5a, length as usize));
+            s.write_all(&frame(7, &p))?;
+        }
+    }
+}
+
+#[test]
+#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
+fn get_cuts_off_a_peer_sending_corrupt_pieces_then_completes() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("honest.bin");
+    fs::write(&data, random_bytes(2 * 1024 * 1024, 16)).unwrap();
+    let (_tracker, url) = start_tracker(d);
+    let torrent = make_torrent(&data, &url, "128KiB", d);
+    let hash = unhex(&show_hash(&torrent));
+    // The liar announces itself as a seed and serves one connection, with junk. (Who is
+    // blamed when honest and junk blocks share a piece is the core's policy; here the
+    // liar is alone first, so the outcome is certain.)
+    let liar = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let liar_port = liar.local_addr().unwrap().port();
+    let h = hash.clone();
+    std::thread::spawn(move || {
+        if let Ok((s, _)) = liar.accept() {
+            let _ = serve_junk(s, h, 16);
+        }
+    });
+    let enc: String = hash.iter().map(|b| format!("%{b:02X}")).collect();
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/announce");
+    let mut t = TcpStream::connect(addr).unwrap();
+    write!(
+        t,
+        "GET /announce?info_hash={enc}&peer_id=-XX0000-liar12345678&port={liar_port}&left=0&compact=1&event=started HTTP/1.0\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = Vec::new();
+    t.read_to_end(&mut reply).unwrap();
+    let out = d.join("out");
+    let mut getter = spawn(get(&torrent, &out, &[]), d, "get");
+    let start = Instant::now();
+    while !getter
+        .stderr_text()
+        .contains("sent pieces that failed their hash check")
+    {
+        assert!(
+            start.elapsed() < LIMIT,
+            "the liar was not cut off:\n{}",
+            getter.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Now an honest seed; `get` finds it at its next (early, starving) announce.
+    let (_seed, _) = start_seed(&torrent, &data, d, "seed");
+    let status = getter.wait(LIMIT);
+    let log = getter.stderr_text();
+    assert!(status.success(), "get failed:\n{log}");
+    assert!(log.contains("failed its hash check"), "{log}");
+    assert_same_file(&data, &out.join("honest.bin"));
+}

@@ -39,7 +39,7 @@ use crate::core::{
 use crate::scenario::{Policy, Role};
 use crate::units::{Bytes, SimDuration, SimTime};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -457,6 +457,9 @@ struct Host {
     /// Live connections by the remote's peer id, to refuse a second one to the same peer
     /// (both ends dialling each other).
     by_remote_id: HashMap<[u8; 20], u64>,
+    /// Blocks (piece, offset) in the storage's piece buffers: what has been written
+    /// since the piece's buffer was last emptied.
+    written: BTreeSet<(u32, u32)>,
     /// Pieces verified when the session started.
     pieces_at_start: u32,
     /// Whether to print the summary line on completion (a leecher).
@@ -576,6 +579,7 @@ async fn run_async(
         completed: false,
         progress,
         by_remote_id: HashMap::new(),
+        written: BTreeSet::new(),
         pieces_at_start,
         print_summary: cfg.role != Role::Seed,
     };
@@ -853,9 +857,15 @@ impl Host {
                 // (the core then closes the connection, so the bytes are not needed).
                 if let Some(at) = c.asked.iter().position(|x| *x == b) {
                     c.asked.remove(at);
-                    // Bytes first, so that when the core asks to verify, they are there.
-                    if let Err(e) = self.storage.write_block(index, begin, &data) {
-                        return self.drop_conn(token, &format!("bad piece: {e}"));
+                    // First copy wins: a later one (an endgame duplicate, or a block
+                    // sent after our cancel) is one the core ignores and does not blame
+                    // its sender for, so it must not replace bytes already buffered.
+                    if self.written.insert((index, begin)) {
+                        // Bytes first, so that when the core asks to verify, they are there.
+                        if let Err(e) = self.storage.write_block(index, begin, &data) {
+                            self.written.remove(&(index, begin));
+                            return self.drop_conn(token, &format!("bad piece: {e}"));
+                        }
                     }
                 }
                 Message::Piece(b)
@@ -989,6 +999,8 @@ impl Host {
                             false
                         }
                     };
+                    // Verification empties the piece's buffer either way.
+                    self.written.retain(|(p, _)| *p != piece);
                     if ok {
                         logf!("piece {piece} verified ok");
                         let len = u64::from(self.storage.piece_len(piece).unwrap_or(0));
