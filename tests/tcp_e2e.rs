@@ -531,7 +531,7 @@ fn serve_junk(mut s: TcpStream, hash: Vec<u8>, pieces: usize) -> std::io::Result
     s.read_exact(&mut hs)?;
     s.write_all(&handshake(&hash))?;
     let mut bits = vec![0xffu8; pieces.div_ceil(8)];
-    if pieces % 8 != 0 {
+    if !pieces.is_multiple_of(8) {
         *bits.last_mut().unwrap() = 0xff << (8 - pieces % 8);
     }
     s.write_all(&[frame(5, &bits), frame(1, &[])].concat())?;
