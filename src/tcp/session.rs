@@ -587,6 +587,12 @@ async fn run_async(
         "listening on port {port}, peer id {}, {pieces_at_start}/{pieces} pieces",
         host.shared.peer_id.escape_ascii()
     );
+    if host.announce_request(AnnounceEvent::Started).is_none() {
+        // Not an error (peers may still dial us), but a `get` would wait forever.
+        eprintln!(
+            "swarmlab: warning: the torrent names no http:// tracker; only incoming connections will find us"
+        );
+    }
     let finished = |h: &Host| h.core.is_complete() && !cfg.keep_serving && cfg.role != Role::Seed;
     if !finished(&host) {
         host.core.start(clock.now());
@@ -888,14 +894,15 @@ impl Host {
     }
 
     fn announce_request(&self, event: AnnounceEvent) -> Option<AnnounceRequest> {
-        let url = self.meta.announce.clone().or_else(|| {
-            self.meta
-                .announce_list
-                .iter()
-                .flatten()
-                .find(|u| u.starts_with("http://"))
-                .cloned()
-        })?;
+        // The first HTTP tracker: `announce`, then the tiers of `announce-list` (UDP
+        // trackers, BEP 15, are not spoken here).
+        let url = self
+            .meta
+            .announce
+            .iter()
+            .chain(self.meta.announce_list.iter().flatten())
+            .find(|u| u.starts_with("http://"))
+            .cloned()?;
         Some(AnnounceRequest {
             url,
             info_hash: self.meta.info_hash,
