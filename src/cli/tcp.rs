@@ -1,7 +1,6 @@
 //! The real-BitTorrent subcommands: `torrent create|show`, `tracker`, `seed`, `get`.
 //! Thin: parse arguments, call `crate::tcp`, map errors to exit statuses.
 
-use crate::core::Bitfield;
 use crate::scenario::Role;
 use crate::tcp::metainfo::{self, Metainfo};
 use crate::tcp::session::{self, SessionConfig};
@@ -238,17 +237,12 @@ fn run_get(args: &GetArgs) -> Result<(), Failure> {
     let verified = storage
         .recheck()
         .map_err(|e| runtime(format!("{}: {e}", args.out.display())))?;
-    let mut have = Bitfield::new(verified.len() as u32);
-    for (i, ok) in verified.iter().enumerate() {
-        if *ok {
-            have.set(i as u32);
-        }
-    }
+    // The session starts the core peer with exactly these pieces.
+    let kept = verified.iter().filter(|ok| **ok).count();
     session::log(format_args!(
-        "{}: {} of {} pieces already verified",
+        "{}: {kept} of {} pieces already verified",
         meta.info.name,
-        have.count(),
-        have.len()
+        verified.len()
     ));
     let cfg = SessionConfig {
         role: Role::Leecher,
