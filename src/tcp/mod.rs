@@ -10,7 +10,12 @@
 //!   an incremental decoder whose memory is bounded by a configured limit;
 //! * [`storage`] — pieces over real files, checked with SHA-1 before anything is
 //!   written, so no unverified byte reaches the output files;
-//! * [`rate_limit`] — token buckets for upload and download limits.
+//! * [`rate_limit`] — token buckets for upload and download limits;
+//! * [`tracker_http`] — the HTTP tracker (BEP 3, BEP 23 compact peers) over
+//!   [`core::Tracker`](crate::core::Tracker), and the announce client;
+//! * [`session`] — the event loop: one tokio task per connection for framing, one peer
+//!   loop owning the core peer and the storage, mapping the core's outputs to sockets,
+//!   files and tracker announces.
 //!
 //! The codec and storage layers hold no session logic: which piece to fetch, whom to
 //! unchoke, when to give up on a peer is `core`'s business.
@@ -18,5 +23,7 @@
 pub mod bencode;
 pub mod metainfo;
 pub mod rate_limit;
+pub mod session;
 pub mod storage;
+pub mod tracker_http;
 pub mod wire;

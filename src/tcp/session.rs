@@ -1,0 +1,1096 @@
+//! The event loop that drives one [`core::Peer`](crate::core::Peer) over real sockets.
+//!
+//! Shape: one tokio task per TCP connection does the framing — it sends our handshake,
+//! reads and checks theirs (protocol string, info hash, not ourselves, within 10 s), then
+//! decodes messages with the bounded [`wire::Decoder`] and writes what it is told to. A
+//! single *peer loop* owns the core peer, the [`Storage`] and the connection table; the
+//! connection tasks talk to it over channels ([`Event`] up, [`Cmd`] down). Everything
+//! runs on one thread (a current-thread runtime): the core is not `Send`-shared, SHA-1 of
+//! a piece takes about a millisecond, and a laboratory peer never needs more.
+//!
+//! The peer loop translates both ways:
+//!
+//! * wire → core: a message is checked for what only the host can check (a bitfield's
+//!   length and spare bits, a bitfield that is not first, a block outside the torrent),
+//!   and a block's bytes are written to storage *before* the core hears of the block, so
+//!   when the core asks to verify a piece the bytes are there;
+//! * core → wire: `Send` is encoded (a `Piece` is read from storage, and the core hears
+//!   `handle_block_sent` only once the connection task has written it), `Connect` dials
+//!   the address the tracker gave for that [`PeerId`], `Disconnect` closes, `Verify`
+//!   runs SHA-1, `Announce` is an HTTP GET to the tracker, `Completed` ends a `get`.
+//!
+//! Token buckets for `--upload` / `--download` are shared with the connection tasks
+//! (behind a mutex, on the same thread) so a task waits for tokens before it writes a
+//! block or after it reads bytes; TCP's own flow control then slows the sender.
+//!
+//! Every dropped connection is logged with its reason when logging is on
+//! ([`set_verbose`] or the `SWARMLAB_VERBOSE` environment variable); otherwise a session
+//! prints nothing but its progress bar and summary.
+
+use super::metainfo::Metainfo;
+use super::rate_limit::TokenBucket;
+use super::storage::{OpenMode, Storage};
+use super::tracker_http::{self, AnnounceRequest};
+use super::wire::{self, HANDSHAKE_LEN, Handshake, WireMessage};
+use crate::core::{
+    AnnounceEvent, Bitfield, BlockRef, ConnId, Dice, Geometry, Message, Output, Peer, PeerConfig,
+    PeerId,
+};
+use crate::scenario::{Policy, Role};
+use crate::units::{Bytes, SimDuration, SimTime};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// A connection that has not completed its handshake by then is dropped.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle connections get a keep-alive this often (BEP 3 suggests two minutes).
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(120);
+/// A connection that sent nothing (not even a keep-alive) for this long is dropped.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(240);
+/// Connections allowed beyond the core's `max_neighbours`, for handshakes in flight.
+pub const CONNECTION_MARGIN: usize = 5;
+/// Requests remembered per connection (the core keeps a few in flight; cancelled ones
+/// linger here until they arrive or are pushed out).
+const MAX_ASKED: usize = 1024;
+/// Request block size.
+const BLOCK: u32 = wire::BLOCK_SIZE;
+
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// Turns logging of connection events on or off.
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::Relaxed);
+}
+
+/// Whether logging is on (`set_verbose(true)` or `SWARMLAB_VERBOSE` set and not "0").
+pub fn verbose() -> bool {
+    static ENV: OnceLock<bool> = OnceLock::new();
+    VERBOSE.load(Ordering::Relaxed)
+        || *ENV.get_or_init(|| std::env::var("SWARMLAB_VERBOSE").is_ok_and(|v| v != "0"))
+}
+
+/// Logs one line to stderr when logging is on.
+pub fn log(args: std::fmt::Arguments<'_>) {
+    if verbose() {
+        eprintln!("swarmlab: {args}");
+    }
+}
+
+macro_rules! logf {
+    ($($t:tt)*) => { log(format_args!($($t)*)) };
+}
+
+/// What a session is for.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// Seed (starts complete, never writes) or leecher (downloads).
+    pub role: Role,
+    /// Where to listen for peers (port 0 picks one).
+    pub bind: SocketAddr,
+    /// Upload limit in bytes per second.
+    pub upload: Option<u64>,
+    /// Download limit in bytes per second.
+    pub download: Option<u64>,
+    /// Keep serving once complete (a seed always does).
+    pub keep_serving: bool,
+    /// Show a progress bar (only drawn when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// What a finished session did.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// Bytes of blocks received.
+    pub downloaded: u64,
+    /// Bytes of blocks sent.
+    pub uploaded: u64,
+    /// Size of the torrent's content.
+    pub total: u64,
+    /// Pieces verified at the start (kept from an earlier run, or a seed's data).
+    pub pieces_at_start: u32,
+    /// Pieces in the torrent.
+    pub pieces: u32,
+    /// Wall-clock time of the session.
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    /// The one-line summary a `get` prints when it completes.
+    pub fn line(&self) -> String {
+        let secs = self.elapsed.as_secs_f64().max(1e-6);
+        format!(
+            "downloaded {} bytes of {} in {secs:.1} s ({:.2} MB/s), {} of {} pieces were already there",
+            self.downloaded,
+            self.total,
+            self.downloaded as f64 / secs / 1e6,
+            self.pieces_at_start,
+            self.pieces
+        )
+    }
+}
+
+/// Where a torrent's files live and how they are laid out, for [`Storage::open`].
+pub fn layout(meta: &Metainfo) -> Result<Vec<(PathBuf, u64)>, String> {
+    meta.info
+        .files
+        .iter()
+        .map(|f| {
+            super::storage::safe_relative_path(&f.path)
+                .map(|p| (p, f.length))
+                .map_err(|e| format!("unsafe path in torrent: {e}"))
+        })
+        .collect()
+}
+
+/// Opens the storage of a seed: `data` is the file or folder given to `torrent create`.
+pub fn open_seed_storage(meta: &Metainfo, data: &Path) -> Result<Storage, String> {
+    let (root, layout) = if meta.info.multi_file {
+        (data.to_path_buf(), layout(meta)?)
+    } else {
+        let file = data
+            .file_name()
+            .ok_or_else(|| format!("{}: not a file", data.display()))?;
+        let root = data
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        (
+            root.to_path_buf(),
+            vec![(PathBuf::from(file), meta.info.total_length())],
+        )
+    };
+    Storage::open(
+        &root,
+        &layout,
+        meta.info.piece_length,
+        meta.info.pieces.clone(),
+        OpenMode::ReadOnly,
+    )
+    .map_err(|e| format!("{}: {e}", data.display()))
+}
+
+/// Opens (creating what is missing) the storage of a download into `out/<name>`.
+pub fn open_download_storage(meta: &Metainfo, out: &Path) -> Result<Storage, String> {
+    let root = if meta.info.multi_file {
+        out.join(&meta.info.name)
+    } else {
+        out.to_path_buf()
+    };
+    Storage::open(
+        &root,
+        &layout(meta)?,
+        meta.info.piece_length,
+        meta.info.pieces.clone(),
+        OpenMode::Create,
+    )
+    .map_err(|e| format!("{}: {e}", root.display()))
+}
+
+/// Runs a session to its end: for a leecher without `keep_serving`, until every piece
+/// has verified; otherwise until the process is killed. `storage` must have been
+/// rechecked (its verified pieces are what the peer starts with).
+pub fn run(meta: Metainfo, storage: Storage, cfg: SessionConfig) -> Result<Summary, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    rt.block_on(run_async(meta, storage, cfg))
+}
+
+/// Microseconds since the session started: the core's clock.
+#[derive(Clone, Copy, Debug)]
+struct Clock(Instant);
+
+impl Clock {
+    fn now(&self) -> SimTime {
+        SimTime(self.micros())
+    }
+    fn micros(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+    /// The instant of a core time, capped an hour ahead (`NEVER` must not overflow).
+    fn instant(&self, t: SimTime) -> tokio::time::Instant {
+        let cap = self.micros().saturating_add(3_600_000_000);
+        tokio::time::Instant::from_std(self.0 + Duration::from_micros(t.0.min(cap)))
+    }
+}
+
+/// What the connection tasks share.
+struct Shared {
+    info_hash: [u8; 20],
+    peer_id: [u8; 20],
+    clock: Clock,
+    upload: Mutex<TokenBucket>,
+    download: Mutex<TokenBucket>,
+    decoder: wire::Decoder,
+}
+
+/// Peer loop → connection task.
+#[derive(Debug)]
+enum Cmd {
+    /// Write these bytes (an encoded message).
+    Send(Vec<u8>),
+    /// Write this encoded block (after upload tokens), then report `Sent`.
+    Piece { block: BlockRef, bytes: Vec<u8> },
+}
+
+/// Connection task (or announce task) → peer loop.
+#[derive(Debug)]
+enum Event {
+    /// The handshake completed.
+    Up {
+        token: u64,
+        remote_id: [u8; 20],
+        tx: mpsc::UnboundedSender<Cmd>,
+    },
+    /// A message arrived.
+    Msg { token: u64, msg: WireMessage },
+    /// A block was written to the socket.
+    Sent { token: u64, block: BlockRef },
+    /// The connection ended (or never started), for this reason.
+    Down { token: u64, why: String },
+    /// The tracker answered.
+    Announced(Result<tracker_http::AnnounceResponse, String>),
+}
+
+/// Waits until `bucket` grants `n` bytes.
+async fn throttle(bucket: &Mutex<TokenBucket>, clock: Clock, n: u64) {
+    loop {
+        let r = bucket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(clock.micros(), n);
+        match r {
+            Ok(()) => return,
+            Err(wait) => {
+                tokio::time::sleep(Duration::from_micros(wait.clamp(1_000, 1_000_000))).await
+            }
+        }
+    }
+}
+
+/// One connection: dial (if outbound), handshake, then frame messages both ways.
+async fn connection(
+    token: u64,
+    stream: Option<TcpStream>,
+    dial: Option<SocketAddr>,
+    sh: Arc<Shared>,
+    events: mpsc::Sender<Event>,
+) {
+    let why = match drive(token, stream, dial, &sh, &events).await {
+        Ok(why) | Err(why) => why,
+    };
+    let _ = events.send(Event::Down { token, why }).await;
+}
+
+async fn drive(
+    token: u64,
+    stream: Option<TcpStream>,
+    dial: Option<SocketAddr>,
+    sh: &Shared,
+    events: &mpsc::Sender<Event>,
+) -> Result<String, String> {
+    let stream = match (stream, dial) {
+        (Some(s), _) => s,
+        (None, Some(addr)) => tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(addr))
+            .await
+            .map_err(|_| format!("connect to {addr} timed out"))?
+            .map_err(|e| format!("connect to {addr}: {e}"))?,
+        (None, None) => return Err("nothing to connect".into()),
+    };
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let io = |e: std::io::Error| format!("socket: {e}");
+    wr.write_all(&Handshake::new(sh.info_hash, sh.peer_id).encode())
+        .await
+        .map_err(io)?;
+
+    let mut buf: Vec<u8> = Vec::with_capacity(HANDSHAKE_LEN);
+    let mut scratch = vec![0u8; 64 * 1024];
+    let hs = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        loop {
+            if let Some(h) = Handshake::decode(&buf).map_err(|e| format!("handshake: {e}"))? {
+                return Ok::<_, String>(h);
+            }
+            let n = rd
+                .read(&mut scratch[..HANDSHAKE_LEN - buf.len()])
+                .await
+                .map_err(io)?;
+            if n == 0 {
+                return Err("closed during the handshake".to_string());
+            }
+            buf.extend_from_slice(&scratch[..n]);
+        }
+    })
+    .await
+    .map_err(|_| format!("no handshake within {HANDSHAKE_TIMEOUT:?}"))??;
+    if hs.info_hash != sh.info_hash {
+        return Err(format!(
+            "handshake for another torrent (info hash {})",
+            super::metainfo::hex(&hs.info_hash)
+        ));
+    }
+    if hs.peer_id == sh.peer_id {
+        return Err("connected to ourselves".into());
+    }
+    buf.clear();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    events
+        .send(Event::Up {
+            token,
+            remote_id: hs.peer_id,
+            tx,
+        })
+        .await
+        .map_err(|_| "session ended".to_string())?;
+
+    let limit_down = !sh
+        .download
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_unlimited();
+    // Reading and writing run side by side, so a block waiting for upload tokens (or a
+    // slow write) never stops us reading; whichever ends first ends the connection.
+    let reading = async {
+        loop {
+            let n = tokio::time::timeout(IDLE_TIMEOUT, rd.read(&mut scratch))
+                .await
+                .map_err(|_| format!("silent for {IDLE_TIMEOUT:?}"))?
+                .map_err(io)?;
+            if n == 0 {
+                return Ok::<String, String>("closed by the peer".into());
+            }
+            if limit_down {
+                throttle(&sh.download, sh.clock, n as u64).await;
+            }
+            buf.extend_from_slice(&scratch[..n]);
+            // The decoder refuses an oversize length prefix before its body is
+            // buffered, so `buf` stays under one frame plus one read.
+            while let Some(msg) = sh
+                .decoder
+                .decode(&mut buf)
+                .map_err(|e| format!("bad message: {e}"))?
+            {
+                events
+                    .send(Event::Msg { token, msg })
+                    .await
+                    .map_err(|_| "session ended".to_string())?;
+            }
+        }
+    };
+    let writing = async {
+        loop {
+            let cmd = match tokio::time::timeout(KEEPALIVE_INTERVAL, rx.recv()).await {
+                Err(_) => {
+                    wr.write_all(&[0, 0, 0, 0]).await.map_err(io)?;
+                    continue;
+                }
+                Ok(None) => return Ok::<String, String>("closed by us".into()),
+                Ok(Some(cmd)) => cmd,
+            };
+            match cmd {
+                Cmd::Send(bytes) => wr.write_all(&bytes).await.map_err(io)?,
+                Cmd::Piece { block, bytes } => {
+                    throttle(&sh.upload, sh.clock, bytes.len() as u64).await;
+                    wr.write_all(&bytes).await.map_err(io)?;
+                    events
+                        .send(Event::Sent { token, block })
+                        .await
+                        .map_err(|_| "session ended".to_string())?;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        r = reading => r,
+        w = writing => w,
+    }
+}
+
+/// A connection as the peer loop sees it.
+struct HostConn {
+    /// The core's id, once the handshake is done and the core accepted it.
+    core: Option<ConnId>,
+    /// Commands to its task (dropping it closes the connection).
+    tx: Option<mpsc::UnboundedSender<Cmd>>,
+    /// The address (for logs).
+    addr: SocketAddr,
+    /// For an outbound connection, the peer the core asked us to connect to.
+    dial: Option<PeerId>,
+    /// Its peer id, from its handshake.
+    remote_id: Option<[u8; 20]>,
+    /// Blocks we requested from it (cancelled ones included: they may still come),
+    /// newest last, at most [`MAX_ASKED`].
+    asked: VecDeque<BlockRef>,
+    /// The pieces it announced (by bitfield or `have`), once it announced any.
+    remote: Option<Bitfield>,
+}
+
+/// The peer loop's state.
+struct Host {
+    core: Peer,
+    storage: Storage,
+    meta: Metainfo,
+    clock: Clock,
+    shared: Arc<Shared>,
+    events: mpsc::Sender<Event>,
+    conns: HashMap<u64, HostConn>,
+    by_core: HashMap<ConnId, u64>,
+    next_token: u64,
+    addr_of: HashMap<PeerId, SocketAddr>,
+    peer_at: HashMap<SocketAddr, PeerId>,
+    next_peer: u64,
+    max_conns: usize,
+    port: u16,
+    left: u64,
+    completed: bool,
+    progress: ProgressBar,
+    /// Live connections by the remote's peer id, to refuse a second one to the same peer
+    /// (both ends dialling each other).
+    by_remote_id: HashMap<[u8; 20], u64>,
+    /// Blocks (piece, offset) in the storage's piece buffers: what has been written
+    /// since the piece's buffer was last emptied.
+    written: BTreeSet<(u32, u32)>,
+    /// Pieces verified when the session started.
+    pieces_at_start: u32,
+    /// Whether to print the summary line on completion (a leecher).
+    print_summary: bool,
+}
+
+/// A random 20-byte peer id, `-SL0100-` and 12 printable characters.
+fn make_peer_id(seed: u64) -> [u8; 20] {
+    let mut id = *b"-SL0100-000000000000";
+    let mut dice = Dice::new(seed, 7);
+    for b in &mut id[8..] {
+        *b = b"0123456789abcdefghijklmnopqrstuvwxyz"[dice.below(36) as usize];
+    }
+    id
+}
+
+/// A seed from the clock and process id: peers on one machine must differ.
+fn entropy() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut s = t ^ (u64::from(std::process::id()) << 32);
+    crate::core::random::splitmix64(&mut s)
+}
+
+async fn run_async(
+    meta: Metainfo,
+    storage: Storage,
+    cfg: SessionConfig,
+) -> Result<Summary, String> {
+    let clock = Clock(Instant::now());
+    let listener = TcpListener::bind(cfg.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| format!("listener: {e}"))?
+        .port();
+    let seed = entropy();
+    let pieces = storage.num_pieces();
+    let mut have = Bitfield::new(pieces);
+    for (i, ok) in storage.verified().iter().enumerate() {
+        if *ok {
+            have.set(i as u32);
+        }
+    }
+    let pieces_at_start = have.count();
+    let total = meta.info.total_length();
+    let verified_bytes: u64 = (0..pieces)
+        .filter(|p| have.get(*p))
+        .map(|p| u64::from(storage.piece_len(p).unwrap_or(0)))
+        .sum();
+    let geometry = Geometry::new(
+        Bytes(total),
+        Bytes(meta.info.piece_length),
+        Bytes(u64::from(BLOCK)),
+    );
+    let max_neighbours = 50;
+    let peer_cfg = PeerConfig {
+        id: PeerId(u64::MAX),
+        geometry,
+        policy: Policy::default(),
+        role: cfg.role,
+        min_neighbours: 20,
+        max_neighbours,
+        // The core has no input for the tracker's interval; a minute keeps us on the
+        // list of any tracker asking for two minutes or more.
+        announce_interval: SimDuration::from_secs(60),
+    };
+    let core = Peer::new(peer_cfg, have, Dice::new(seed, 1));
+    // Every neighbour may be sending us a different piece (and two in endgame).
+    let storage = storage.with_max_partial_pieces(2 * max_neighbours as usize);
+    let burst = |r: u64| r.max(u64::from(BLOCK) + 13);
+    let shared = Arc::new(Shared {
+        info_hash: meta.info_hash,
+        peer_id: make_peer_id(seed),
+        clock,
+        upload: Mutex::new(TokenBucket::from_rate(
+            cfg.upload,
+            burst(cfg.upload.unwrap_or(0) / 4),
+        )),
+        download: Mutex::new(TokenBucket::from_rate(
+            cfg.download,
+            burst(cfg.download.unwrap_or(0) / 4),
+        )),
+        decoder: wire::Decoder::for_torrent(pieces, BLOCK),
+    });
+    let progress = if cfg.progress && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(total);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg} ETA {eta}",
+        ) {
+            bar.set_style(style);
+        }
+        bar.set_position(verified_bytes);
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let (events, mut inbox) = mpsc::channel(1024);
+    let mut host = Host {
+        core,
+        storage,
+        meta,
+        clock,
+        shared,
+        events,
+        conns: HashMap::new(),
+        by_core: HashMap::new(),
+        next_token: 0,
+        addr_of: HashMap::new(),
+        peer_at: HashMap::new(),
+        next_peer: 0,
+        max_conns: max_neighbours as usize + CONNECTION_MARGIN,
+        port,
+        left: total - verified_bytes.min(total),
+        completed: false,
+        progress,
+        by_remote_id: HashMap::new(),
+        written: BTreeSet::new(),
+        pieces_at_start,
+        print_summary: cfg.role != Role::Seed,
+    };
+    logf!(
+        "listening on port {port}, peer id {}, {pieces_at_start}/{pieces} pieces",
+        host.shared.peer_id.escape_ascii()
+    );
+    if host.announce_request(AnnounceEvent::Started).is_none() {
+        // Not an error (peers may still dial us), but a `get` would wait forever.
+        eprintln!(
+            "swarmlab: warning: the torrent names no http:// tracker; only incoming connections will find us"
+        );
+    }
+    let finished = |h: &Host| h.core.is_complete() && !cfg.keep_serving && cfg.role != Role::Seed;
+    if !finished(&host) {
+        host.core.start(clock.now());
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            host.drain();
+            if host.completed && finished(&host) {
+                break;
+            }
+            let deadline = clock.instant(host.core.poll_timeout());
+            tokio::select! {
+                ev = inbox.recv() => {
+                    if let Some(ev) = ev {
+                        host.handle_event(ev);
+                    }
+                }
+                acc = listener.accept() => {
+                    match acc {
+                        Ok((stream, addr)) => host.accept(stream, addr),
+                        Err(e) => logf!("accept: {e}"),
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    host.core.handle_timeout(clock.now());
+                }
+                _ = tick.tick() => {
+                    host.progress.set_message(format!("peers {}", host.core.connections()));
+                }
+            }
+        }
+    }
+    host.progress.finish_and_clear();
+    // Tell the tracker we leave (if we ever joined); a slow tracker must not hold the
+    // exit up.
+    let joined = host.core.uploaded() + host.core.downloaded() > 0 || host.completed;
+    if joined && let Some(req) = host.announce_request(AnnounceEvent::Stopped) {
+        let _ = tracker_http::announce(&req, Duration::from_secs(2)).await;
+    }
+    let summary = host.summary();
+    logf!(
+        "session ends: uploaded {} bytes, downloaded {} bytes",
+        summary.uploaded,
+        summary.downloaded
+    );
+    Ok(summary)
+}
+
+impl Host {
+    fn now(&self) -> SimTime {
+        self.clock.now()
+    }
+
+    fn summary(&self) -> Summary {
+        Summary {
+            downloaded: self.core.downloaded(),
+            uploaded: self.core.uploaded(),
+            total: self.meta.info.total_length(),
+            pieces_at_start: self.pieces_at_start,
+            pieces: self.storage.num_pieces(),
+            elapsed: self.clock.0.elapsed(),
+        }
+    }
+
+    fn spawn_connection(
+        &mut self,
+        stream: Option<TcpStream>,
+        addr: SocketAddr,
+        dial: Option<PeerId>,
+    ) {
+        let token = self.next_token;
+        self.next_token += 1;
+        self.conns.insert(
+            token,
+            HostConn {
+                core: None,
+                tx: None,
+                addr,
+                dial,
+                remote: None,
+                asked: VecDeque::new(),
+                remote_id: None,
+            },
+        );
+        let target = dial.map(|_| addr);
+        tokio::spawn(connection(
+            token,
+            stream,
+            target,
+            self.shared.clone(),
+            self.events.clone(),
+        ));
+    }
+
+    fn accept(&mut self, stream: TcpStream, addr: SocketAddr) {
+        if self.conns.len() >= self.max_conns {
+            logf!("{addr}: refused: {} connections already", self.conns.len());
+            return;
+        }
+        self.spawn_connection(Some(stream), addr, None);
+    }
+
+    fn forget_remote(&mut self, token: u64, c: &HostConn) {
+        if let Some(id) = c.remote_id
+            && self.by_remote_id.get(&id) == Some(&token)
+        {
+            self.by_remote_id.remove(&id);
+        }
+    }
+
+    /// Closes a connection on the host's initiative and tells the core.
+    fn drop_conn(&mut self, token: u64, why: &str) {
+        let Some(c) = self.conns.remove(&token) else {
+            return;
+        };
+        logf!("{}: dropped: {why}", c.addr);
+        self.forget_remote(token, &c);
+        let now = self.now();
+        if let Some(cid) = c.core {
+            self.by_core.remove(&cid);
+            self.core.handle_disconnected(now, cid);
+        } else if let Some(peer) = c.dial {
+            self.core.handle_connect_failed(now, peer);
+        }
+    }
+
+    fn handle_event(&mut self, ev: Event) {
+        let now = self.now();
+        match ev {
+            Event::Up {
+                token,
+                remote_id,
+                tx,
+            } => {
+                let Some(c) = self.conns.get_mut(&token) else {
+                    return;
+                };
+                let (peer, outbound) = match c.dial {
+                    Some(p) => (p, true),
+                    None => {
+                        self.next_peer += 1;
+                        (PeerId(self.next_peer << 1), false)
+                    }
+                };
+                logf!(
+                    "{}: handshake ok ({}, {})",
+                    c.addr,
+                    remote_id.escape_ascii(),
+                    if outbound { "outbound" } else { "inbound" }
+                );
+                c.tx = Some(tx);
+                c.remote_id = Some(remote_id);
+                if self.by_remote_id.contains_key(&remote_id) {
+                    c.dial = None;
+                    if outbound {
+                        self.core.handle_connect_failed(now, peer);
+                    }
+                    return self.drop_conn(token, "a second connection to the same peer");
+                }
+                self.by_remote_id.insert(remote_id, token);
+                match self.core.handle_connected(now, peer, outbound) {
+                    Some(cid) => {
+                        c.core = Some(cid);
+                        self.by_core.insert(cid, token);
+                    }
+                    None => {
+                        c.dial = None;
+                        self.drop_conn(
+                            token,
+                            "refused: max_neighbours reached or already connected",
+                        );
+                    }
+                }
+            }
+            Event::Msg { token, msg } => self.on_message(token, msg),
+            Event::Sent { token, block } => {
+                if let Some(cid) = self.conns.get(&token).and_then(|c| c.core) {
+                    self.core.handle_block_sent(now, cid, block);
+                }
+            }
+            Event::Down { token, why } => self.drop_conn(token, &why),
+            Event::Announced(Ok(resp)) => {
+                logf!("tracker: {} peers", resp.peers.len());
+                let mut ids = Vec::with_capacity(resp.peers.len());
+                for addr in resp.peers {
+                    let id = match self.peer_at.get(&addr) {
+                        Some(id) => *id,
+                        None => {
+                            self.next_peer += 1;
+                            // Odd ids for dialable addresses, even for inbound ones.
+                            let id = PeerId((self.next_peer << 1) | 1);
+                            self.peer_at.insert(addr, id);
+                            self.addr_of.insert(id, addr);
+                            id
+                        }
+                    };
+                    ids.push(id);
+                }
+                self.core.handle_tracker_response(now, &ids);
+            }
+            Event::Announced(Err(e)) => logf!("announce failed: {e}"),
+        }
+    }
+
+    fn on_message(&mut self, token: u64, msg: WireMessage) {
+        let now = self.now();
+        let pieces = self.storage.num_pieces();
+        let Some(c) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let Some(cid) = c.core else { return };
+        let block = |index: u32, begin: u32, length: u32| BlockRef {
+            piece: index,
+            offset: begin,
+            len: length,
+        };
+        let m = match msg {
+            WireMessage::KeepAlive => Message::KeepAlive,
+            WireMessage::Choke => Message::Choke,
+            WireMessage::Unchoke => Message::Unchoke,
+            WireMessage::Interested => Message::Interested,
+            WireMessage::NotInterested => Message::NotInterested,
+            WireMessage::Have(i) => {
+                if i < pieces {
+                    c.remote.get_or_insert_with(|| Bitfield::new(pieces)).set(i);
+                }
+                Message::Have(i)
+            }
+            WireMessage::Bitfield(bytes) => {
+                let field = match Bitfield::from_bytes(&bytes, pieces) {
+                    Ok(b) => b,
+                    Err(e) => return self.drop_conn(token, &format!("bad bitfield: {}", e.0)),
+                };
+                match c.remote.as_mut() {
+                    None => {
+                        c.remote = Some(field.clone());
+                        Message::Bitfield(field)
+                    }
+                    Some(known) => {
+                        // BEP 3 wants one bitfield, first; aria2 sends it again as it
+                        // progresses. A later one only tells us of new pieces: pass them
+                        // on as `have`s (a cleared bit is ignored: pieces are not lost).
+                        let new: Vec<u32> = field.ones().filter(|p| !known.get(*p)).collect();
+                        for p in &new {
+                            known.set(*p);
+                        }
+                        for p in new {
+                            self.core.handle_message(now, cid, Message::Have(p));
+                        }
+                        return;
+                    }
+                }
+            }
+            WireMessage::Request {
+                index,
+                begin,
+                length,
+            } => Message::Request(block(index, begin, length)),
+            WireMessage::Cancel {
+                index,
+                begin,
+                length,
+            } => Message::Cancel(block(index, begin, length)),
+            WireMessage::Piece { index, begin, data } => {
+                let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+                let b = block(index, begin, len);
+                // Only a block we asked this connection for reaches storage: an
+                // unrequested one could overwrite good bytes of a piece in progress
+                // (the core then closes the connection, so the bytes are not needed).
+                if let Some(at) = c.asked.iter().position(|x| *x == b) {
+                    c.asked.remove(at);
+                    // First copy wins: a later one (an endgame duplicate, or a block
+                    // sent after our cancel) is one the core ignores and does not blame
+                    // its sender for, so it must not replace bytes already buffered.
+                    if self.written.insert((index, begin)) {
+                        // Bytes first, so that when the core asks to verify, they are there.
+                        if let Err(e) = self.storage.write_block(index, begin, &data) {
+                            self.written.remove(&(index, begin));
+                            return self.drop_conn(token, &format!("bad piece: {e}"));
+                        }
+                    }
+                }
+                Message::Piece(b)
+            }
+            WireMessage::Port(_) | WireMessage::Unknown { .. } => return,
+        };
+        self.core.handle_message(now, cid, m);
+    }
+
+    fn send(&mut self, cid: ConnId, cmd: Cmd) {
+        let tx = self
+            .by_core
+            .get(&cid)
+            .and_then(|t| self.conns.get(t))
+            .and_then(|c| c.tx.as_ref());
+        if let Some(tx) = tx {
+            // A closed task reports `Down` on its own.
+            let _ = tx.send(cmd);
+        }
+    }
+
+    fn announce_request(&self, event: AnnounceEvent) -> Option<AnnounceRequest> {
+        // The first HTTP tracker: `announce`, then the tiers of `announce-list` (UDP
+        // trackers, BEP 15, are not spoken here).
+        let url = self
+            .meta
+            .announce
+            .iter()
+            .chain(self.meta.announce_list.iter().flatten())
+            .find(|u| u.starts_with("http://"))
+            .cloned()?;
+        Some(AnnounceRequest {
+            url,
+            info_hash: self.meta.info_hash,
+            peer_id: self.shared.peer_id,
+            port: self.port,
+            uploaded: self.core.uploaded(),
+            downloaded: self.core.downloaded(),
+            left: self.left,
+            event,
+            numwant: tracker_http::PEERS_PER_ANNOUNCE,
+        })
+    }
+
+    /// Carries out everything the core asked for, until it has nothing more.
+    fn drain(&mut self) {
+        while let Some(out) = self.core.poll_output() {
+            let now = self.now();
+            match out {
+                Output::Send { conn, msg } => {
+                    let wire = match msg {
+                        Message::Piece(b) => {
+                            match self.storage.read_block(b.piece, b.offset, b.len) {
+                                Ok(data) => {
+                                    let m = WireMessage::Piece {
+                                        index: b.piece,
+                                        begin: b.offset,
+                                        data,
+                                    };
+                                    match m.to_bytes() {
+                                        Ok(bytes) => {
+                                            self.send(conn, Cmd::Piece { block: b, bytes })
+                                        }
+                                        Err(e) => logf!("encode piece: {e}"),
+                                    }
+                                }
+                                Err(e) => {
+                                    if let Some(t) = self.by_core.get(&conn).copied() {
+                                        self.drop_conn(
+                                            t,
+                                            &format!("cannot serve its request: {e}"),
+                                        );
+                                    }
+                                }
+                            }
+                            continue;
+                        }
+                        Message::KeepAlive => WireMessage::KeepAlive,
+                        Message::Choke => WireMessage::Choke,
+                        Message::Unchoke => WireMessage::Unchoke,
+                        Message::Interested => WireMessage::Interested,
+                        Message::NotInterested => WireMessage::NotInterested,
+                        Message::Have(p) => WireMessage::Have(p),
+                        Message::Bitfield(b) => WireMessage::Bitfield(b.to_bytes()),
+                        Message::Request(b) => {
+                            if let Some(c) =
+                                self.by_core.get(&conn).and_then(|t| self.conns.get_mut(t))
+                            {
+                                if c.asked.len() >= MAX_ASKED {
+                                    c.asked.pop_front();
+                                }
+                                c.asked.push_back(b);
+                            }
+                            WireMessage::Request {
+                                index: b.piece,
+                                begin: b.offset,
+                                length: b.len,
+                            }
+                        }
+                        Message::Cancel(b) => WireMessage::Cancel {
+                            index: b.piece,
+                            begin: b.offset,
+                            length: b.len,
+                        },
+                    };
+                    match wire.to_bytes() {
+                        Ok(bytes) => self.send(conn, Cmd::Send(bytes)),
+                        Err(e) => logf!("encode {}: {e}", wire.name()),
+                    }
+                }
+                Output::Connect { peer } => match self.addr_of.get(&peer).copied() {
+                    Some(addr) if self.conns.len() < self.max_conns => {
+                        logf!("{addr}: connecting");
+                        self.spawn_connection(None, addr, Some(peer));
+                    }
+                    _ => self.core.handle_connect_failed(now, peer),
+                },
+                Output::Disconnect { conn, reason } => {
+                    if let Some(token) = self.by_core.remove(&conn)
+                        && let Some(c) = self.conns.remove(&token)
+                    {
+                        // Dropping `c.tx` ends its task.
+                        logf!("{}: dropped: {}", c.addr, reason.describe());
+                        self.forget_remote(token, &c);
+                    }
+                }
+                Output::Verify { piece } => {
+                    let ok = match self.storage.verify(piece) {
+                        Ok(ok) => ok,
+                        Err(e) => {
+                            logf!("piece {piece}: {e}");
+                            false
+                        }
+                    };
+                    // Verification empties the piece's buffer either way.
+                    self.written.retain(|(p, _)| *p != piece);
+                    if ok {
+                        logf!("piece {piece} verified ok");
+                        let len = u64::from(self.storage.piece_len(piece).unwrap_or(0));
+                        self.left = self.left.saturating_sub(len);
+                        self.progress.inc(len);
+                    } else {
+                        logf!("piece {piece} failed its hash check");
+                        self.storage.discard(piece);
+                    }
+                    self.core.handle_piece_verified(now, piece, ok);
+                }
+                Output::Announce { event } => {
+                    if let Some(req) = self.announce_request(event) {
+                        let events = self.events.clone();
+                        tokio::spawn(async move {
+                            let r = tracker_http::announce(&req, Duration::from_secs(15)).await;
+                            let _ = events.send(Event::Announced(r)).await;
+                        });
+                    }
+                }
+                Output::Completed => {
+                    logf!("complete");
+                    self.completed = true;
+                    self.progress.finish_and_clear();
+                    if self.print_summary {
+                        println!("{}", self.summary().line());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_ids_are_printable_and_differ_by_seed() {
+        let a = make_peer_id(1);
+        let b = make_peer_id(2);
+        assert!(a.starts_with(b"-SL0100-"));
+        assert!(a.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-'));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn never_is_an_hour_away_not_an_overflow() {
+        let clock = Clock(Instant::now());
+        let at = clock.instant(SimTime::NEVER);
+        let ahead = at - tokio::time::Instant::now();
+        assert!(ahead <= Duration::from_secs(3601));
+        assert!(ahead >= Duration::from_secs(3500));
+    }
+
+    #[test]
+    fn summary_line_names_bytes_time_and_rate() {
+        let s = Summary {
+            downloaded: 2_000_000,
+            uploaded: 0,
+            total: 2_000_000,
+            pieces_at_start: 1,
+            pieces: 8,
+            elapsed: Duration::from_secs(2),
+        };
+        assert_eq!(
+            s.line(),
+            "downloaded 2000000 bytes of 2000000 in 2.0 s (1.00 MB/s), 1 of 8 pieces were already there"
+        );
+    }
+
+    #[test]
+    fn single_file_seed_storage_reads_the_given_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("x.bin");
+        std::fs::write(&f, vec![5u8; 40_000]).unwrap();
+        let t = super::super::metainfo::create(&f, "", 16_384).unwrap();
+        let meta = Metainfo::from_bytes(&t).unwrap();
+        let mut s = open_seed_storage(&meta, &f).unwrap();
+        assert!(s.recheck().unwrap().iter().all(|ok| *ok));
+        // Relative paths without a folder work too (the parent is "").
+        let cwd = std::env::current_dir().unwrap();
+        assert!(open_seed_storage(&meta, Path::new("no-such-file.bin")).is_err());
+        assert_eq!(cwd, std::env::current_dir().unwrap());
+    }
+}
