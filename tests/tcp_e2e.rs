@@ -2,12 +2,6 @@
 //! for byte; resuming a killed download; hostile peers that the seed must drop while it
 //! keeps serving. Every process is killed by its PID when its test ends, and bounded in
 //! time.
-//!
-//! They run the `swarmlab` binary, so they need the subcommand dispatch of `cli/mod.rs`,
-//! which lands from another branch: until then each test is `#[ignore]`d with that
-//! reason (`cargo test -- --include-ignored` runs them against a binary that has it).
-//! Once the dispatch is merged, delete the `#[ignore = "runs the swarmlab binary…"]`
-//! lines.
 
 mod common;
 
@@ -34,7 +28,6 @@ fn get(torrent: &Path, out: &Path, extra: &[&str]) -> std::process::Command {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn single_file_download_is_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -51,7 +44,6 @@ fn single_file_download_is_byte_identical() {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn multi_file_folder_download_is_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -79,7 +71,6 @@ fn multi_file_folder_download_is_byte_identical() {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn killed_download_resumes_keeping_verified_pieces() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -141,7 +132,6 @@ fn frame(id: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn seed_drops_hostile_peers_and_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -237,7 +227,6 @@ fn seed_drops_hostile_peers_and_keeps_serving() {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn bad_input_exits_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -288,7 +277,6 @@ fn bad_input_exits_2_with_one_line() {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn upload_and_download_limits_slow_the_transfer() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -341,7 +329,6 @@ fn upload_and_download_limits_slow_the_transfer() {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn connections_beyond_the_cap_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -380,7 +367,6 @@ fn connections_beyond_the_cap_are_refused() {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn tracker_answers_over_http_compact_dict_and_failure() {
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
@@ -430,7 +416,6 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn seed_after_keeps_serving_once_the_seed_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -469,7 +454,6 @@ fn seed_after_keeps_serving_once_the_seed_is_gone() {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn swarm_of_one_slow_seed_and_four_leechers_completes() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -550,7 +534,6 @@ fn serve_junk(mut s: TcpStream, hash: Vec<u8>, pieces: usize) -> std::io::Result
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn get_cuts_off_a_peer_sending_corrupt_pieces_then_completes() {
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();

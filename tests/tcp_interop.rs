@@ -7,12 +7,6 @@
 //!
 //! Needs (Debian): `apt-get install -y aria2 python3-libtorrent transmission-cli
 //! opentracker`. A missing tool FAILS the test with that instruction; nothing is skipped.
-//!
-//! They run the `swarmlab` binary, so they need the subcommand dispatch of `cli/mod.rs`,
-//! which lands from another branch: until then each test is `#[ignore]`d with that
-//! reason (`cargo test -- --include-ignored` runs them against a binary that has it).
-//! Once the dispatch is merged, delete the `#[ignore = "runs the swarmlab binary…"]`
-//! lines.
 
 mod common;
 
@@ -77,7 +71,6 @@ fn libtorrent_peer(mode: &str, torrent: &Path, save: &Path, port: u16, dir: &Pat
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn info_hash_matches_libtorrent_and_transmission() {
     python();
     let show = require("transmission-show", "transmission-cli");
@@ -121,7 +114,6 @@ fn info_hash_matches_libtorrent_and_transmission() {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn aria2c_downloads_from_swarmlab_seed_via_swarmlab_tracker() {
     let aria2c = require("aria2c", "aria2");
     let dir = tempfile::tempdir().unwrap();
@@ -152,7 +144,6 @@ fn aria2c_downloads_from_swarmlab_seed_via_swarmlab_tracker() {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn swarmlab_get_downloads_from_libtorrent_seed_via_swarmlab_tracker() {
     python();
     let dir = tempfile::tempdir().unwrap();
@@ -182,7 +173,6 @@ fn swarmlab_get_downloads_from_libtorrent_seed_via_swarmlab_tracker() {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn libtorrent_downloads_from_swarmlab_seed_via_swarmlab_tracker() {
     python();
     let dir = tempfile::tempdir().unwrap();
@@ -205,7 +195,6 @@ fn libtorrent_downloads_from_swarmlab_seed_via_swarmlab_tracker() {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn swarmlab_seed_and_get_through_opentracker() {
     let ot = require("opentracker", "opentracker");
     let dir = tempfile::tempdir().unwrap();
@@ -243,7 +232,6 @@ fn swarmlab_seed_and_get_through_opentracker() {
 }
 
 #[test]
-#[ignore = "runs the swarmlab binary: needs the cli dispatch of cli/mod.rs (run with --include-ignored; drop this line once it lands)"]
 fn swarmlab_get_downloads_from_aria2c_seed_via_swarmlab_tracker() {
     let aria2c = require("aria2c", "aria2");
     let dir = tempfile::tempdir().unwrap();
