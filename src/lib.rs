@@ -4,6 +4,7 @@
 //! discrete-event simulator ([`sim`]) and real TCP sockets ([`tcp`]). Scenarios
 //! ([`scenario`]) describe swarms; [`metrics`] turns what happens into result files.
 
+pub mod batch;
 pub mod cli;
 pub mod core;
 pub mod metrics;
