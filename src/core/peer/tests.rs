@@ -115,16 +115,6 @@ impl Net {
             }
         }
     }
-
-    fn advance(&mut self, secs: u64) {
-        self.now += SimDuration::from_secs(secs);
-        for p in 0..self.peers.len() {
-            if self.peers[p].poll_timeout() <= self.now {
-                self.peers[p].handle_timeout(self.now);
-            }
-        }
-        self.settle();
-    }
 }
 
 #[test]
@@ -201,8 +191,15 @@ fn a_piece_that_fails_its_check_is_fetched_again_and_the_sender_cut_off() {
     net.corrupt_from = Some(0);
     net.connect(1, 0);
     net.settle();
+    // Pieces already in flight when the second strike lands are still checked (and
+    // fail); nothing is fetched from the sender after it is cut off.
     let failures = net.verified.iter().filter(|v| !v.2).count();
-    assert_eq!(failures, MAX_STRIKES as usize);
+    let pieces_on_order = Policy::default().pipeline as usize / 2;
+    assert!(
+        (MAX_STRIKES as usize..=pieces_on_order.max(MAX_STRIKES as usize)).contains(&failures),
+        "{failures} failures"
+    );
+    assert_eq!(net.peers[1].connections(), 0);
     assert!(net.closed.contains(&(1, CloseReason::BadData)));
     assert_eq!(
         net.peers[1].have().count(),
