@@ -153,6 +153,24 @@ fn jobs_1_and_jobs_2_write_identical_files() {
 }
 
 #[test]
+fn searching_a_folder_skips_result_folders() {
+    let dir = setup();
+    assert_ok(&batch(dir.path(), "out", &[]));
+    let o = swarmlab(
+        dir.path(),
+        &["run", "scenarios/more/plain.toml", "--no-plots"],
+    );
+    assert_ok(&o);
+    // The batch folder and results/plain/seed-3 hold scenario.toml files: not scenarios.
+    let o = swarmlab(dir.path(), &["batch", ".", "--no-plots", "--out", "again"]);
+    assert_ok(&o);
+    assert_eq!(
+        fs::read(dir.path().join("out/index.csv")).unwrap(),
+        fs::read(dir.path().join("again/index.csv")).unwrap()
+    );
+}
+
+#[test]
 fn replicates_flag_overrides_the_sweep() {
     let dir = setup();
     assert_ok(&batch(dir.path(), "out", &["--replicates", "1"]));
@@ -187,6 +205,18 @@ fn resume_skips_complete_runs_and_redoes_partial_ones() {
     );
     assert!(!partial.exists(), "the .partial folder was left behind");
     assert_eq!(fs::read(out.join("index.csv")).unwrap(), before);
+
+    // An edited scenario is redone even though its folder is complete.
+    let tiny = dir.path().join("scenarios/tiny.toml");
+    fs::write(
+        &tiny,
+        TINY.replace("join = { uniform = [\"0 s\", \"5 s\"] }", "join = \"1 s\""),
+    )
+    .unwrap();
+    let o = batch(dir.path(), "out", &["--resume"]);
+    assert_ok(&o);
+    assert!(stdout(&o).contains("8 ran, 1 skipped"), "{}", stdout(&o));
+    fs::write(&tiny, TINY).unwrap();
 
     // Without --resume every run is redone.
     let o = batch(dir.path(), "out", &[]);

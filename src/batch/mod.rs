@@ -200,9 +200,12 @@ fn run_one(
     let folder = options.out.join(&r.folder);
     let row = PlanRow::of(r, &plan.fields);
     // A run folder only ever appears whole (run_to_folder renames `.partial` into
-    // place), so a readable summary of the right scenario and seed means a complete run.
+    // place), so a readable summary means a complete run; its scenario.toml must also
+    // be the one planned now, or an edited scenario file would keep stale results.
     if options.resume
         && let Ok(summary) = index::read_summary(&folder, &row)
+        && std::fs::read_to_string(folder.join("scenario.toml"))
+            .is_ok_and(|t| t == run::resolved(&r.scenario, r.seed).to_toml())
     {
         return Ok((RunStatus::Skipped, summary));
     }

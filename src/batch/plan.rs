@@ -43,7 +43,7 @@ pub struct Plan {
 }
 
 /// The scenario files under `paths`: files as given, folders searched recursively for
-/// `*.toml`. The result is sorted and without repeats, so the run list does not depend
+/// `*.toml` (skipping result folders: batch folders and run folders). The result is sorted and without repeats, so the run list does not depend
 /// on argument order or on the order a file system lists a folder.
 pub fn find_scenarios(paths: &[PathBuf]) -> Result<Vec<PathBuf>, BatchError> {
     let mut found = Vec::new();
@@ -79,12 +79,24 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), BatchError> {
             continue;
         };
         if meta.is_dir() {
-            walk(&path, found)?;
+            // Result folders hold scenario.toml files too (the resolved scenario of
+            // each run); searching them would plan the results as new scenarios.
+            if !is_result_folder(&path) {
+                walk(&path, found)?;
+            }
         } else if path.extension().is_some_and(|e| e == "toml") {
             found.push(path);
         }
     }
     Ok(())
+}
+
+/// Whether `dir` is a batch folder (it has `batch.toml`) or a run folder (it has
+/// `summary.csv`, or is a `.partial` one).
+fn is_result_folder(dir: &Path) -> bool {
+    dir.join("batch.toml").is_file()
+        || dir.join("summary.csv").is_file()
+        || dir.extension().is_some_and(|e| e == "partial")
 }
 
 impl Plan {
