@@ -5,6 +5,8 @@
 //! on a shared machine only ever makes a repetition slower.
 //!
 //! Run: `cargo bench --bench batch` (set `BATCH_BENCH_REPS` to change the repetitions).
+//! On a shared machine read "cores busy" and the load average next to the speedup: a
+//! speedup well under 2 with about one core busy means the second core was taken.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -90,6 +92,12 @@ fn main() {
             started.elapsed()
         })
     };
+    let load = || {
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|_| "n/a".into())
+    };
+    let load_before = load();
     let plain = best(reps, || {
         let out = tmp.path().join("loop");
         let _ = std::fs::remove_dir_all(&out);
@@ -117,6 +125,29 @@ fn main() {
         .map_or("n/a".to_string(), |c| format!("{c:.2}"))
     };
     let (busy1, busy2) = (cores(1), cores(2));
+    // CPU time per run hardly depends on what else the machine runs, so it measures
+    // the batch machinery's cost even when wall-clock figures are noisy.
+    let cpu_per_run = |f: &mut dyn FnMut()| {
+        let before = cpu_time()?;
+        f();
+        Some((cpu_time()? - before).as_secs_f64() * 1e3 / plan.runs.len() as f64)
+    };
+    let cpu_loop = cpu_per_run(&mut || {
+        let out = tmp.path().join("cpu-loop");
+        for r in &plan.runs {
+            run_to_folder(&r.scenario, r.seed, &out.join(&r.folder), false, |_| {}).expect("run");
+        }
+    });
+    let cpu_batch = cpu_per_run(&mut || {
+        let options = BatchOptions {
+            jobs: 1,
+            out: tmp.path().join("cpu-batch"),
+            shard: Shard::WHOLE,
+            plots: false,
+            resume: false,
+        };
+        run_plan(&plan, &options, |_, _| {}).expect("batch");
+    });
 
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let n = plan.runs.len() as f64;
@@ -140,8 +171,18 @@ fn main() {
         one.as_secs_f64() / two.as_secs_f64()
     );
     println!("  cores busy (CPU/wall)     {busy1} at --jobs 1, {busy2} at --jobs 2");
+    if let (Some(l), Some(b)) = (cpu_loop, cpu_batch) {
+        println!(
+            "  CPU time per run          {l:.2} ms in a plain loop, {b:.2} ms in a batch ({:+.2} ms)",
+            b - l
+        );
+    }
     println!(
-        "  batch overhead per run    {:>8.2} ms  ({:+.1} %)",
+        "  load average              {load_before} before, {} after",
+        load()
+    );
+    println!(
+        "  wall overhead per run     {:>8.2} ms  ({:+.1} %)",
         (ms(one) - ms(plain)) / n,
         (one.as_secs_f64() / plain.as_secs_f64() - 1.0) * 100.0
     );
