@@ -269,6 +269,16 @@ fn merge_refuses_missing_and_duplicate_shards_and_runs() {
     );
     assert!(!dir.path().join("m/index.csv").exists());
 
+    // Two shards sharing one folder would overwrite each other's index.
+    let o = batch(dir.path(), "s1", &["--shard", "2/3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("already holds shard 1/3"),
+        "{}",
+        stderr(&o)
+    );
+    assert_ok(&batch(dir.path(), "s1", &["--shard", "1/3", "--resume"]));
+
     // The same shard twice, under another name.
     fs::create_dir_all(dir.path().join("copy")).unwrap();
     for f in ["batch.toml", "plan.csv", "index.csv"] {

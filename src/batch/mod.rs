@@ -120,9 +120,24 @@ pub fn run_plan(
     on_done: impl Fn(&PlannedRun, &RunStatus) + Sync,
 ) -> Result<BatchReport, BatchError> {
     let out = &options.out;
+    let plan_csv = index::plan_csv(plan);
+    // Two shards of one batch in one folder would overwrite each other's index.csv.
+    // (The same shard again is a rerun; another plan is another batch.)
+    if let Ok(old) = index::read_manifest(out)
+        && (old.shard, old.shards) != (options.shard.k, options.shard.n)
+        && std::fs::read(out.join("plan.csv")).is_ok_and(|p| p == plan_csv)
+    {
+        return Err(BatchError::Input(format!(
+            "{} already holds shard {}/{} of this batch; give each shard its own --out (e.g. {})",
+            out.display(),
+            old.shard,
+            old.shards,
+            out.join(format!("shard-{}", options.shard.k)).display()
+        )));
+    }
     std::fs::create_dir_all(out).map_err(|e| BatchError::Io(out.clone(), e))?;
     // The manifest goes first, so even an interrupted shard says what it was.
-    index::write_atomic(&out.join("plan.csv"), &index::plan_csv(plan))?;
+    index::write_atomic(&out.join("plan.csv"), &plan_csv)?;
     index::write_manifest(
         out,
         &Manifest {
