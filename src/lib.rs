@@ -3,7 +3,9 @@
 //! One peer implementation ([`core`]) runs in two backends: a deterministic
 //! discrete-event simulator ([`sim`]) and real TCP sockets ([`tcp`]). Scenarios
 //! ([`scenario`]) describe swarms; [`metrics`] turns what happens into result files.
+//! [`batch`] runs many scenarios, sweep points and replicates over cores and shards.
 
+pub mod batch;
 pub mod cli;
 pub mod core;
 pub mod metrics;

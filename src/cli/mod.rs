@@ -1,6 +1,7 @@
 //! The command line: parse arguments, call the library, map errors to exit statuses
 //! (0 success, 1 failure at run time, 2 bad input). Errors are one line on stderr.
 
+mod batch;
 pub mod tcp;
 
 use crate::metrics::bound::bound;
@@ -52,6 +53,10 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Run scenario files, their sweeps and replicates, and write an index.csv.
+    Batch(batch::BatchArgs),
+    /// Merge shard folders of a batch into one.
+    Merge(batch::MergeArgs),
     /// Redraw the plots of a run folder from its CSVs.
     Plot {
         /// The run folder.
@@ -91,6 +96,8 @@ pub fn main() -> i32 {
         Command::Check { scenarios } => cmd_check(&scenarios),
         Command::Bound { scenario, seed } => cmd_bound(&scenario, seed),
         Command::Plot { run_dir, out } => cmd_plot(&run_dir, out),
+        Command::Batch(args) => batch::batch(args),
+        Command::Merge(args) => batch::merge(args),
         Command::Torrent(cmd) => tcp::torrent(cmd),
         Command::Tracker(args) => tcp::tracker(args),
         Command::Seed(args) => tcp::seed(args),
