@@ -282,6 +282,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
             min_neighbours: self.scenario.tracker.min_neighbours,
             max_neighbours: self.scenario.tracker.max_neighbours,
             announce_interval: self.scenario.tracker.announce_interval,
+            upload_capacity: Some(m.upload),
         };
         let pieces = self.geometry.pieces();
         let have = if m.role == Role::Seed {
@@ -620,10 +621,15 @@ impl<'s, O: Observer> Simulation<'s, O> {
         let link = &self.links[link_id as usize];
         let to = link.other(p);
         if let Message::Piece(block) = msg {
-            let id = self
-                .net
-                .start(self.now, p, to, link_id, block, &mut self.obs);
-            let _ = id;
+            // The sender's choker may give connections unequal upload shares
+            // (PropShare, BitTyrant); the weight holds for this block's whole flow.
+            let weight = self
+                .core_mut(p)
+                .map_or(crate::core::choker::EQUAL_WEIGHT, |core| {
+                    core.upload_weight(conn)
+                });
+            self.net
+                .start(self.now, p, to, link_id, block, weight, &mut self.obs);
             self.apply_moved();
             return;
         }

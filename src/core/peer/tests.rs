@@ -18,6 +18,7 @@ fn config(id: u64, role: Role, pieces: u32, blocks_per_piece: u32) -> PeerConfig
         min_neighbours: 1,
         max_neighbours: 10,
         announce_interval: SimDuration::from_secs(1800),
+        upload_capacity: None,
     }
 }
 
