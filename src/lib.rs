@@ -5,6 +5,7 @@
 //! ([`scenario`]) describe swarms; [`metrics`] turns what happens into result files.
 
 pub mod cli;
+pub mod compare;
 pub mod core;
 pub mod metrics;
 pub mod plot;

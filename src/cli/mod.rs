@@ -1,6 +1,7 @@
 //! The command line: parse arguments, call the library, map errors to exit statuses
 //! (0 success, 1 failure at run time, 2 bad input). Errors are one line on stderr.
 
+mod compare;
 pub mod tcp;
 
 use crate::metrics::bound::bound;
@@ -60,6 +61,8 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Compare choking (and piece-selection) strategies over replicates.
+    Compare(compare::CompareArgs),
     /// Make or inspect .torrent files.
     #[command(subcommand)]
     Torrent(tcp::TorrentCommand),
@@ -91,6 +94,7 @@ pub fn main() -> i32 {
         Command::Check { scenarios } => cmd_check(&scenarios),
         Command::Bound { scenario, seed } => cmd_bound(&scenario, seed),
         Command::Plot { run_dir, out } => cmd_plot(&run_dir, out),
+        Command::Compare(args) => compare::compare(args),
         Command::Torrent(cmd) => tcp::torrent(cmd),
         Command::Tracker(args) => tcp::tracker(args),
         Command::Seed(args) => tcp::seed(args),
