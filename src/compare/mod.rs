@@ -146,15 +146,15 @@ impl Plan {
                 scenario.name
             )));
         }
-        if let Some(g) = group {
-            if scenario.group(g).is_none() {
-                let names: Vec<&str> = scenario.groups.iter().map(|g| g.name.as_str()).collect();
-                return Err(CompareError::BadInput(format!(
-                    "--group: {}: no group is named \"{g}\" (expected one of {})",
-                    scenario.name,
-                    names.join(", ")
-                )));
-            }
+        if let Some(g) = group
+            && scenario.group(g).is_none()
+        {
+            let names: Vec<&str> = scenario.groups.iter().map(|g| g.name.as_str()).collect();
+            return Err(CompareError::BadInput(format!(
+                "--group: {}: no group is named \"{g}\" (expected one of {})",
+                scenario.name,
+                names.join(", ")
+            )));
         }
         let pickers: Vec<Option<PickerKind>> = if pickers.is_empty() {
             vec![None]
