@@ -37,10 +37,10 @@ impl Bitfield {
         for w in b.words.iter_mut() {
             *w = u64::MAX;
         }
-        if len % 64 != 0 {
-            if let Some(last) = b.words.last_mut() {
-                *last = (1u64 << (len % 64)) - 1;
-            }
+        if !len.is_multiple_of(64)
+            && let Some(last) = b.words.last_mut()
+        {
+            *last = (1u64 << (len % 64)) - 1;
         }
         b.count = len;
         b

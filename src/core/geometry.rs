@@ -86,7 +86,7 @@ impl Geometry {
 
     /// The block index of `b` within its piece, if `b` is aligned to our block grid.
     pub fn block_index(&self, b: &BlockRef) -> Option<u32> {
-        if b.piece >= self.pieces || b.offset % self.block_len != 0 {
+        if b.piece >= self.pieces || !b.offset.is_multiple_of(self.block_len) {
             return None;
         }
         let index = b.offset / self.block_len;

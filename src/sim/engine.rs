@@ -222,7 +222,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
             };
             self.now = at;
             self.events += 1;
-            if self.events % 65_536 == 0 {
+            if self.events.is_multiple_of(65_536) {
                 progress(Progress {
                     now: self.now,
                     done: self.leechers_done,
@@ -495,11 +495,11 @@ impl<'s, O: Observer> Simulation<'s, O> {
             if sp.links.get(conn.0 as usize) == Some(&id) {
                 sp.links[conn.0 as usize] = NO_LINK;
             }
-            if Some(peer) != closer {
-                if let Some(core) = self.core_mut(peer) {
-                    core.handle_disconnected(now, conn);
-                    self.dirty.push(peer);
-                }
+            if Some(peer) != closer
+                && let Some(core) = self.core_mut(peer)
+            {
+                core.handle_disconnected(now, conn);
+                self.dirty.push(peer);
             }
         }
         for (peer, _) in ends {
@@ -536,11 +536,11 @@ impl<'s, O: Observer> Simulation<'s, O> {
         self.last_progress = now;
         let link = &self.links[flow.link as usize];
         let (generation, latency) = (link.generation, link.latency);
-        if let Some(conn) = link.side(flow.from) {
-            if let Some(core) = self.core_mut(flow.from) {
-                core.handle_block_sent(now, conn, flow.block);
-                self.dirty.push(flow.from);
-            }
+        if let Some(conn) = link.side(flow.from)
+            && let Some(core) = self.core_mut(flow.from)
+        {
+            core.handle_block_sent(now, conn, flow.block);
+            self.dirty.push(flow.from);
         }
         self.outbox.push((
             now + latency,
@@ -576,10 +576,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
     /// Carries out everything peer `p` asked for.
     fn drain(&mut self, p: u32) {
         let now = self.now;
-        loop {
-            let Some(out) = self.core_mut(p).and_then(Peer::poll_output) else {
-                break;
-            };
+        while let Some(out) = self.core_mut(p).and_then(Peer::poll_output) {
             match out {
                 Output::Send { conn, msg } => self.send(p, conn, msg),
                 Output::Connect { peer } => {
@@ -589,10 +586,10 @@ impl<'s, O: Observer> Simulation<'s, O> {
                         .push(now + latency, Event::ConnectArrive { from: p, to });
                 }
                 Output::Disconnect { conn, .. } => {
-                    if let Some(&link) = self.peers[p as usize].links.get(conn.0 as usize) {
-                        if link != NO_LINK {
-                            self.close_link(link, Some(p));
-                        }
+                    if let Some(&link) = self.peers[p as usize].links.get(conn.0 as usize)
+                        && link != NO_LINK
+                    {
+                        self.close_link(link, Some(p));
                     }
                 }
                 Output::Verify { piece } => {
@@ -609,10 +606,10 @@ impl<'s, O: Observer> Simulation<'s, O> {
                         want,
                         &mut self.tracker_dice,
                     );
-                    if event != AnnounceEvent::Stopped {
-                        if let Some(core) = self.core_mut(p) {
-                            core.handle_tracker_response(now, &peers);
-                        }
+                    if event != AnnounceEvent::Stopped
+                        && let Some(core) = self.core_mut(p)
+                    {
+                        core.handle_tracker_response(now, &peers);
                     }
                 }
                 Output::Completed => self.complete(p),
