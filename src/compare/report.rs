@@ -3,7 +3,6 @@
 
 use super::{ALL, Comparison, Estimate, Plan, Row};
 use crate::plot::{self, Axis, Bar, BarChart, LineChart, PALETTE, Series, cdf_points};
-use crate::scenario::Role;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -152,7 +151,10 @@ pub fn format_table(rows: &[Row]) -> String {
     let best = |r: &Row, (_, better, key, _): &Col| -> bool {
         let Some(v) = key(r) else { return false };
         let same_group = rows.iter().filter(|o| o.group == r.group).filter_map(key);
+        // A tie between every strategy (e.g. all completed) marks nothing.
+        let all_equal = same_group.clone().all(|o| o == v);
         strategies > 1
+            && !all_equal
             && match better {
                 Better::Lower => same_group.fold(f64::INFINITY, f64::min) == v,
                 Better::Higher => same_group.fold(f64::NEG_INFINITY, f64::max) == v,
@@ -202,51 +204,34 @@ pub fn format_table(rows: &[Row]) -> String {
     out
 }
 
-/// Draws `compare.png/.svg` in `dir`: mean download time per strategy and group with
-/// 95 % CI error bars, beside the download-time CDF of each strategy (every replicate
-/// pooled) for the compared group, or for every peer when the strategies apply to all.
+/// Draws `compare.png/.svg` in `dir`: mean download time per strategy with 95 % CI
+/// error bars, beside the download-time CDF of each strategy (every replicate pooled),
+/// both for the compared group (`--group`), or for every peer when the strategies apply
+/// to all. Other groups are in `compare.csv` (one bar per strategy keeps labels legible).
 pub fn draw(plan: &Plan, c: &Comparison, dir: &Path) -> Result<Vec<PathBuf>, plot::PlotError> {
     let groups = plan.report_groups();
-    // Bars for `all` and each leecher group (seeds have no download time); just `all`
-    // when there is a single leecher group, which would repeat it.
-    let leecher_groups: Vec<usize> = plan
-        .scenario
-        .groups
-        .iter()
-        .enumerate()
-        .filter(|(_, g)| g.role != Role::Seed)
-        .map(|(i, _)| i + 1)
-        .collect();
-    let mut shown = vec![0];
-    if leecher_groups.len() > 1 || plan.group.is_some() {
-        shown.extend(leecher_groups);
-    }
-    let per = groups.len();
-    let mut bars = Vec::new();
-    for (si, label) in c.labels.iter().enumerate() {
-        for &gi in &shown {
-            let row = &c.rows[si * per + gi];
-            let (value, half) = (
-                row.mean_download_s.mean.unwrap_or(f64::NAN),
-                row.mean_download_s.ci95.unwrap_or(0.0),
-            );
-            bars.push(Bar {
-                label: if shown.len() > 1 {
-                    format!("{label} · {}", groups[gi])
-                } else {
-                    label.clone()
-                },
-                value,
-                low: value - half,
-                high: value + half,
-            });
-        }
-    }
     let focus = plan
         .group
         .as_ref()
         .and_then(|g| groups.iter().position(|x| x == g))
         .unwrap_or(0);
+    let per = groups.len();
+    let bars = c
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(si, label)| {
+            let row = &c.rows[si * per + focus];
+            let value = row.mean_download_s.mean.unwrap_or(f64::NAN);
+            let half = row.mean_download_s.ci95.unwrap_or(0.0);
+            Bar {
+                label: label.clone(),
+                value,
+                low: value - half,
+                high: value + half,
+            }
+        })
+        .collect();
     let series = c
         .labels
         .iter()
@@ -261,12 +246,12 @@ pub fn draw(plan: &Plan, c: &Comparison, dir: &Path) -> Result<Vec<PathBuf>, plo
             }
         })
         .collect();
+    let who = if focus == 0 { ALL } else { &groups[focus] };
     let bar_chart = BarChart {
-        y_label: "mean download time (s), 95 % CI".into(),
+        y_label: format!("mean download time (s), group {who}, 95 % CI"),
         x_label: "strategy".into(),
         bars,
     };
-    let who = if focus == 0 { ALL } else { &groups[focus] };
     let cdfs = LineChart {
         x_label: format!("download time (s), group {who}"),
         y_label: "fraction of leechers".into(),
