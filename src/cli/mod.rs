@@ -2,6 +2,7 @@
 //! (0 success, 1 failure at run time, 2 bad input). Errors are one line on stderr.
 
 mod batch;
+mod compare;
 pub mod tcp;
 
 use crate::metrics::bound::bound;
@@ -65,6 +66,8 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Compare choking (and piece-selection) strategies over replicates.
+    Compare(compare::CompareArgs),
     /// Make or inspect .torrent files.
     #[command(subcommand)]
     Torrent(tcp::TorrentCommand),
@@ -98,6 +101,7 @@ pub fn main() -> i32 {
         Command::Plot { run_dir, out } => cmd_plot(&run_dir, out),
         Command::Batch(args) => batch::batch(args),
         Command::Merge(args) => batch::merge(args),
+        Command::Compare(args) => compare::compare(args),
         Command::Torrent(cmd) => tcp::torrent(cmd),
         Command::Tracker(args) => tcp::tracker(args),
         Command::Seed(args) => tcp::seed(args),

@@ -21,7 +21,7 @@ use super::random::Dice;
 use super::rate::RateMeter;
 use super::tracker::{AnnounceEvent, PeerId};
 use crate::scenario::{Policy, Role};
-use crate::units::{SimDuration, SimTime};
+use crate::units::{Rate, SimDuration, SimTime};
 use std::collections::VecDeque;
 
 /// A connection, as numbered by the peer that owns it (a slot index, reused after close).
@@ -63,6 +63,9 @@ pub struct PeerConfig {
     pub max_neighbours: u32,
     /// Time between regular announces.
     pub announce_interval: SimDuration,
+    /// Our upload capacity, when the host knows it (the simulator draws it): chokers
+    /// that budget upload (BitTyrant) use it, and estimate it from rates without it.
+    pub upload_capacity: Option<Rate>,
 }
 
 /// Why the peer closes a connection.
@@ -175,6 +178,10 @@ struct Conn {
     sending: Option<BlockRef>,
     from_them: RateMeter,
     to_them: RateMeter,
+    /// When it last sent us a block (for anti-snubbing and BitTyrant).
+    last_piece_at: Option<SimTime>,
+    /// Our upload share for it, as the choker weighted it (see [`Peer::upload_weight`]).
+    upload_weight: u32,
 }
 
 /// A BitTorrent peer.
@@ -213,7 +220,9 @@ impl Peer {
             wanted.clear(p);
             picker.unwant(p);
         }
-        let choker = choker::build(cfg.policy.choker, &cfg.policy);
+        // Rate is bit/s; chokers count bytes.
+        let capacity = cfg.upload_capacity.map(|r| r.0 / 8);
+        let choker = choker::build(cfg.policy.choker, &cfg.policy, capacity);
         let seed_choker = choker::build_seed(cfg.policy.seed_choker, &cfg.policy);
         Peer {
             cfg,
@@ -281,6 +290,16 @@ impl Peer {
     /// When the peer next wants [`Peer::handle_timeout`].
     pub fn poll_timeout(&self) -> SimTime {
         self.next_rechoke.min(self.next_announce)
+    }
+
+    /// The relative share of our upload capacity the blocks we send on `conn` should
+    /// get, as our choker weighted it: a host that can (the simulator's network) gives
+    /// each sending connection `capacity · weight / Σ weights`. Mainline chokers weight
+    /// every connection equally; PropShare and BitTyrant do not. A host that cannot
+    /// weight its uploads ignores this.
+    pub fn upload_weight(&self, conn: ConnId) -> u32 {
+        self.conn(conn)
+            .map_or(choker::EQUAL_WEIGHT, |c| c.upload_weight)
     }
 
     /// The neighbour on `conn`.
@@ -434,6 +453,8 @@ impl Peer {
             sending: None,
             from_them: RateMeter::new(self.cfg.policy.rate_window, now),
             to_them: RateMeter::new(self.cfg.policy.rate_window, now),
+            last_piece_at: None,
+            upload_weight: choker::EQUAL_WEIGHT,
         };
         let id = match self.free_slots.pop() {
             Some(slot) => {
@@ -675,6 +696,7 @@ impl Peer {
             );
         }
         c.from_them.record(now, block.len as u64);
+        c.last_piece_at = Some(now);
         self.downloaded += block.len as u64;
 
         let Some(pi) = self.partials.iter().position(|p| p.piece == block.piece) else {
@@ -901,12 +923,16 @@ impl Peer {
     // ------------------------------------------------------------------ choking
 
     /// Unchokes newly interested peers at once while slots are free, so a swarm does not
-    /// wait for the next rechoke to start trading.
+    /// wait for the next rechoke to start trading. How many slots there are is the
+    /// choker's call ([`Choker::slots`]; the policy's by default).
     fn fill_upload_slots(&mut self) {
         if !self.uploads() {
             return;
         }
-        let slots = (self.cfg.policy.upload_slots + self.cfg.policy.optimistic_slots) as usize;
+        let slots = self
+            .active_choker()
+            .slots()
+            .unwrap_or((self.cfg.policy.upload_slots + self.cfg.policy.optimistic_slots) as usize);
         let busy = self
             .conns
             .iter()
@@ -927,6 +953,19 @@ impl Peer {
         self.dice.shuffle(&mut waiting);
         for id in waiting.into_iter().take(slots - busy) {
             self.set_choking(id, false);
+            let w = self.active_choker().weight(id);
+            if let Some(c) = self.conn_mut(id) {
+                c.upload_weight = w;
+            }
+        }
+    }
+
+    /// The choker in charge: the seed's once we are complete.
+    fn active_choker(&self) -> &dyn Choker {
+        if self.is_complete() {
+            self.seed_choker.as_ref()
+        } else {
+            self.choker.as_ref()
         }
     }
 
@@ -956,6 +995,7 @@ impl Peer {
                 download_rate: c.from_them.rate(now),
                 upload_rate: c.to_them.rate(now),
                 connected_at: c.connected_at,
+                last_piece_at: c.last_piece_at,
             });
         }
         let mut unchoke = std::mem::take(&mut self.scratch_unchoke);
@@ -969,6 +1009,10 @@ impl Peer {
             choker.rechoke(now, &candidates, &mut self.dice, &mut unchoke);
         }
         for cand in &candidates {
+            let weight = self.active_choker().weight(cand.conn);
+            if let Some(c) = self.conn_mut(cand.conn) {
+                c.upload_weight = weight;
+            }
             self.set_choking(cand.conn, !unchoke.contains(&cand.conn));
         }
         self.scratch_unchoke = unchoke;

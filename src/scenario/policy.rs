@@ -21,6 +21,16 @@ pub enum PickerKind {
 pub enum ChokerKind {
     /// Rate-based tit-for-tat with optimistic unchoking (mainline).
     TitForTat,
+    /// Upload split in proportion to what each peer gave us (Levin et al. 2008).
+    PropShare,
+    /// Strategic: cheapest reciprocation per byte first (Piatek et al. 2007).
+    BitTyrant,
+    /// Random interested peers, ignoring rates.
+    Random,
+    /// Every interested peer, equal shares.
+    Altruistic,
+    /// Tit-for-tat with mainline's anti-snubbing rule.
+    AntiSnubbing,
 }
 
 /// How a seed chooses whom to serve.
@@ -58,7 +68,14 @@ macro_rules! named {
 }
 
 named!(PickerKind { RarestFirst => "rarest-first", Random => "random", Sequential => "sequential" });
-named!(ChokerKind { TitForTat => "tit-for-tat" });
+named!(ChokerKind {
+    TitForTat => "tit-for-tat",
+    PropShare => "propshare",
+    BitTyrant => "bittyrant",
+    Random => "random",
+    Altruistic => "altruistic",
+    AntiSnubbing => "anti-snubbing",
+});
 named!(SeedChokerKind { FastestUpload => "fastest-upload", RoundRobin => "round-robin" });
 
 /// A peer's policy: the `[policy]` table, or a group's copy of it with overrides.

@@ -670,11 +670,11 @@ fn combinations_that_fail_together_fail_in_with_overrides() {
     );
     // Points built by hand (as `compare --choker` does) are checked the same way.
     let e = s
-        .with_overrides(&SweepPoint::new([("policy.choker", "propshare")]))
+        .with_overrides(&SweepPoint::new([("policy.choker", "no-such-choker")]))
         .unwrap_err();
     assert!(
         e.to_string()
-            .contains("policy.choker: \"propshare\" is not one of"),
+            .contains("policy.choker: \"no-such-choker\" is not one of"),
         "{e}"
     );
     let e = s

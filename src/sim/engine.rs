@@ -65,9 +65,22 @@ pub struct Progress {
 enum Event {
     Join(u32),
     Deliver(Vec<Delivery>),
-    ConnectArrive { from: u32, to: u32 },
-    ConnectReply { from: u32, link: u32 },
-    ConnectFailed { from: u32, to: u32 },
+    ConnectArrive {
+        from: u32,
+        to: u32,
+    },
+    /// `generation` tells the link this reply is about from a later link reusing its
+    /// id; `to` is whom `from` dialled (the link id alone may name another link by now).
+    ConnectReply {
+        from: u32,
+        to: u32,
+        link: u32,
+        generation: u32,
+    },
+    ConnectFailed {
+        from: u32,
+        to: u32,
+    },
     Leave(u32, LeaveReason),
     Stop,
 }
@@ -251,7 +264,12 @@ impl<'s, O: Observer> Simulation<'s, O> {
                 self.spare_batches.push(batch);
             }
             Event::ConnectArrive { from, to } => self.connect_arrive(from, to),
-            Event::ConnectReply { from, link } => self.connect_reply(from, link),
+            Event::ConnectReply {
+                from,
+                to,
+                link,
+                generation,
+            } => self.connect_reply(from, to, link, generation),
             Event::ConnectFailed { from, to } => {
                 let now = self.now;
                 if let Some(core) = self.core_mut(from) {
@@ -282,6 +300,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
             min_neighbours: self.scenario.tracker.min_neighbours,
             max_neighbours: self.scenario.tracker.max_neighbours,
             announce_interval: self.scenario.tracker.announce_interval,
+            upload_capacity: Some(m.upload),
         };
         let pieces = self.geometry.pieces();
         let have = if m.role == Role::Seed {
@@ -398,15 +417,27 @@ impl<'s, O: Observer> Simulation<'s, O> {
         self.bind(to, conn_b, link);
         // Scheduled before `to`'s first messages (its bitfield), which arrive at the same
         // instant: ties break by insertion order, so `from` knows the link by then.
-        self.queue
-            .push(now + latency, Event::ConnectReply { from, link });
+        let generation = self.links[link as usize].generation;
+        self.queue.push(
+            now + latency,
+            Event::ConnectReply {
+                from,
+                to,
+                link,
+                generation,
+            },
+        );
         self.dirty.push(to);
     }
 
-    fn connect_reply(&mut self, from: u32, link: u32) {
+    fn connect_reply(&mut self, from: u32, to: u32, link: u32, generation: u32) {
         let now = self.now;
-        let to = self.links[link as usize].b;
-        if !self.links[link as usize].alive {
+        let l = &self.links[link as usize];
+        // The link may have closed before the reply arrived and its id been reused by
+        // another connection since. Without the generation check `from` would bind to
+        // that other link: its dial would stay pending forever and it would keep a
+        // connection nobody closes (seen as rare hour-long stalls).
+        if !l.alive || l.generation != generation {
             if let Some(core) = self.core_mut(from) {
                 core.handle_connect_failed(now, PeerId(to as u64));
                 self.dirty.push(from);
@@ -617,10 +648,15 @@ impl<'s, O: Observer> Simulation<'s, O> {
         let link = &self.links[link_id as usize];
         let to = link.other(p);
         if let Message::Piece(block) = msg {
-            let id = self
-                .net
-                .start(self.now, p, to, link_id, block, &mut self.obs);
-            let _ = id;
+            // The sender's choker may give connections unequal upload shares
+            // (PropShare, BitTyrant); the weight holds for this block's whole flow.
+            let weight = self
+                .core_mut(p)
+                .map_or(crate::core::choker::EQUAL_WEIGHT, |core| {
+                    core.upload_weight(conn)
+                });
+            self.net
+                .start(self.now, p, to, link_id, block, weight, &mut self.obs);
             self.apply_moved();
             return;
         }

@@ -528,6 +528,10 @@ async fn run_async(
         // The core has no input for the tracker's interval; a minute keeps us on the
         // list of any tracker asking for two minutes or more.
         announce_interval: SimDuration::from_secs(60),
+        // Strategies that budget upload (BitTyrant) need it; unlimited is unknown.
+        upload_capacity: cfg
+            .upload
+            .map(|bytes_per_sec| crate::units::Rate(bytes_per_sec * 8)),
     };
     let core = Peer::new(peer_cfg, have, Dice::new(seed, 1));
     // Every neighbour may be sending us a different piece (and two in endgame).

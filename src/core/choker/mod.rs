@@ -4,12 +4,29 @@
 //!
 //! Adding a strategy is a small file: implement [`Choker`], name it in
 //! `scenario::policy`, and add it to [`build`].
+//!
+//! Besides the set to unchoke, a choker may say how to split our upload among the
+//! unchoked ([`Choker::weight`]: PropShare and BitTyrant give unequal shares) and how
+//! many peers may be unchoked between rechokes when they become interested
+//! ([`Choker::slots`]: the altruist serves everyone). Both have defaults that keep the
+//! mainline behaviour: equal shares, `upload_slots + optimistic_slots` peers. A host
+//! that cannot weight its uploads (the tcp backend) simply ignores the weights.
 
+mod altruistic;
+mod anti_snubbing;
+mod bittyrant;
 mod fastest_upload;
+mod propshare;
+mod random;
 mod round_robin;
 mod tit_for_tat;
 
+pub use altruistic::Altruistic;
+pub use anti_snubbing::AntiSnubbing;
+pub use bittyrant::BitTyrant;
 pub use fastest_upload::FastestUpload;
+pub use propshare::PropShare;
+pub use random::RandomChoker;
 pub use round_robin::RoundRobin;
 pub use tit_for_tat::TitForTat;
 
@@ -33,7 +50,13 @@ pub struct Candidate {
     pub upload_rate: u64,
     /// When the connection opened.
     pub connected_at: SimTime,
+    /// When it last delivered a block to us (`None`: never).
+    pub last_piece_at: Option<SimTime>,
 }
+
+/// The weight of an unchoked connection whose choker does not weight uploads: every
+/// unchoked connection gets an equal share of the upload capacity.
+pub const EQUAL_WEIGHT: u32 = 1;
 
 /// An unchoking strategy.
 pub trait Choker {
@@ -45,12 +68,36 @@ pub trait Choker {
         dice: &mut Dice,
         unchoke: &mut Vec<ConnId>,
     );
+
+    /// The relative share of our upload capacity `conn` should get while unchoked, as
+    /// decided at the last rechoke (a host gives each unchoked connection
+    /// `capacity · weight / Σ weights`). Connections the choker has no opinion on (for
+    /// instance unchoked between rechokes) get [`EQUAL_WEIGHT`]-like defaults chosen by
+    /// the choker. The default is equal shares.
+    fn weight(&self, conn: ConnId) -> u32 {
+        let _ = conn;
+        EQUAL_WEIGHT
+    }
+
+    /// How many interested peers may be unchoked at once between rechokes, when a peer
+    /// becomes interested and slots are free. `None` (the default) means the policy's
+    /// `upload_slots + optimistic_slots`; `Some(usize::MAX)` means no limit.
+    fn slots(&self) -> Option<usize> {
+        None
+    }
 }
 
-/// The choker a downloading peer runs.
-pub fn build(kind: ChokerKind, policy: &Policy) -> Box<dyn Choker> {
+/// The choker a downloading peer runs. `upload_capacity` (bytes per second) is our own
+/// upload capacity when the host knows it; strategies that budget upload (BitTyrant)
+/// need it and estimate it from measured rates without it.
+pub fn build(kind: ChokerKind, policy: &Policy, upload_capacity: Option<u64>) -> Box<dyn Choker> {
     match kind {
         ChokerKind::TitForTat => Box::new(TitForTat::new(policy)),
+        ChokerKind::PropShare => Box::new(PropShare::new(policy)),
+        ChokerKind::BitTyrant => Box::new(BitTyrant::new(policy, upload_capacity)),
+        ChokerKind::Random => Box::new(RandomChoker::new(policy)),
+        ChokerKind::Altruistic => Box::new(Altruistic),
+        ChokerKind::AntiSnubbing => Box::new(AntiSnubbing::new(policy)),
     }
 }
 
@@ -145,6 +192,12 @@ pub(crate) mod tests {
             download_rate: down,
             upload_rate: up,
             connected_at: SimTime::ZERO,
+            last_piece_at: None,
         }
+    }
+
+    /// Seconds as a [`SimTime`], for fake clocks in choker tests.
+    pub(crate) fn at(secs: u64) -> SimTime {
+        SimTime(secs * 1_000_000)
     }
 }

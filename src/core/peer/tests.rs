@@ -18,6 +18,7 @@ fn config(id: u64, role: Role, pieces: u32, blocks_per_piece: u32) -> PeerConfig
         min_neighbours: 1,
         max_neighbours: 10,
         announce_interval: SimDuration::from_secs(1800),
+        upload_capacity: None,
     }
 }
 
@@ -114,6 +115,19 @@ impl Net {
                 return moved;
             }
         }
+    }
+}
+
+impl Net {
+    /// Moves the fake clock on by `secs` and fires the timers that are due.
+    fn advance(&mut self, secs: u64) {
+        self.now += SimDuration::from_secs(secs);
+        for p in 0..self.peers.len() {
+            if self.peers[p].poll_timeout() <= self.now {
+                self.peers[p].handle_timeout(self.now);
+            }
+        }
+        self.settle();
     }
 }
 
@@ -344,4 +358,54 @@ fn endgame_requests_the_last_blocks_twice_and_cancels_the_loser() {
         conn: b,
         msg: Message::Cancel(block)
     }));
+}
+
+/// A leecher holding exactly `pieces` of 5 (2 blocks each), running `choker` with
+/// `slots` regular and optimistic slots each.
+fn holder(id: u64, pieces: &[u32], choker: crate::scenario::ChokerKind, slots: u32) -> Peer {
+    let mut cfg = config(id, Role::Leecher, 5, 2);
+    cfg.policy.choker = choker;
+    cfg.policy.upload_slots = slots;
+    cfg.policy.optimistic_slots = slots;
+    let mut have = Bitfield::new(5);
+    for &p in pieces {
+        have.set(p);
+    }
+    Peer::new(cfg, have, Dice::new(1, id))
+}
+
+#[test]
+fn a_propshare_peer_weights_its_uploads_by_what_it_received() {
+    use crate::scenario::ChokerKind::PropShare;
+    // A gets pieces 0-2 from B and piece 3 from C: three times as much from B (nobody
+    // has piece 4, so A stays a leecher). Then B wants piece 3 and C wants 0-2 from A.
+    // A has no slots to fill between rechokes (so they are still waiting at the
+    // rechoke), but PropShare unchokes every contributor and splits A's upload 3:1 (of
+    // the 80 % it bids with).
+    let mut net = Net::new(vec![
+        holder(0, &[], PropShare, 0),
+        holder(1, &[0, 1, 2], PropShare, 4),
+        holder(2, &[3], PropShare, 4),
+    ]);
+    for p in &mut net.peers {
+        p.start(SimTime::ZERO);
+    }
+    net.connect(0, 1);
+    net.connect(0, 2);
+    net.settle();
+    assert_eq!(net.peers[0].have().count(), 4);
+    net.advance(10);
+    let conn_to = |b: usize| {
+        net.links
+            .iter()
+            .find(|l| l.0 == 0 && l.2 == b)
+            .map(|l| l.1)
+            .expect("connected")
+    };
+    let (to_b, to_c) = (
+        net.peers[0].upload_weight(conn_to(1)),
+        net.peers[0].upload_weight(conn_to(2)),
+    );
+    assert!((598..=601).contains(&to_b), "{to_b}");
+    assert!((198..=201).contains(&to_c), "{to_c}");
 }

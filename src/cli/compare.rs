@@ -1,0 +1,101 @@
+//! `swarmlab compare SCENARIO --choker a,b,... [--picker x,y] [--group NAME]
+//! [--replicates R] [--jobs N] [--out DIR] [--plots]`: argument handling only; the work
+//! is [`crate::compare`].
+
+use crate::compare::{self, Plan};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Arguments of `swarmlab compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The scenario file.
+    scenario: PathBuf,
+    /// Chokers to compare, comma-separated (tit-for-tat, propshare, bittyrant, random,
+    /// altruistic, anti-snubbing).
+    #[arg(long, value_delimiter = ',', required = true)]
+    choker: Vec<String>,
+    /// Piece pickers to cross with the chokers, comma-separated (default: the
+    /// scenario's).
+    #[arg(long, value_delimiter = ',')]
+    picker: Vec<String>,
+    /// Apply the strategies to this group only; the others keep the scenario's policy.
+    #[arg(long)]
+    group: Option<String>,
+    /// Runs per strategy; replicate k of every strategy uses the same seed.
+    #[arg(long, default_value_t = 10)]
+    replicates: u32,
+    /// Parallel runs (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+    /// Output folder (default results/<scenario>/compare).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also draw every run's own figures (slower; `swarmlab plot` can draw them later).
+    #[arg(long)]
+    plots: bool,
+}
+
+/// Runs `swarmlab compare`; returns the exit status.
+pub fn compare(args: CompareArgs) -> i32 {
+    let scenario = match super::load(&args.scenario) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let plan = compare::parse_chokers(&args.choker).and_then(|chokers| {
+        let pickers = compare::parse_pickers(&args.picker)?;
+        Plan::new(
+            &scenario,
+            &chokers,
+            &pickers,
+            args.group.as_deref(),
+            args.replicates,
+        )
+    });
+    let plan = match plan {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("swarmlab compare: {e}");
+            return e.exit_status();
+        }
+    };
+    let out = args.out.unwrap_or_else(|| {
+        PathBuf::from("results")
+            .join(&scenario.name)
+            .join("compare")
+    });
+    eprintln!(
+        "comparing {} strategies × {} replicates of {} -> {}",
+        plan.strategies.len(),
+        plan.replicates,
+        scenario.name,
+        out.display()
+    );
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(plan.runs() as u64), target);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {elapsed} (eta {eta})")
+    {
+        bar.set_style(style);
+    }
+    let jobs = args.jobs.map_or(0, |j| j as usize);
+    let result = compare::compare(&plan, &out, jobs, args.plots, || bar.inc(1));
+    bar.finish_and_clear();
+    match result {
+        Ok(c) => {
+            print!("{}", compare::format_table(&c.rows));
+            println!("results  {}", out.join("compare.csv").display());
+            0
+        }
+        Err(e) => {
+            eprintln!("swarmlab compare: {e}");
+            e.exit_status()
+        }
+    }
+}
