@@ -182,6 +182,8 @@ struct Conn {
     last_piece_at: Option<SimTime>,
     /// Our upload share for it, as the choker weighted it (see [`Peer::upload_weight`]).
     upload_weight: u32,
+    /// Unchoked by the choker at the last rechoke (rather than to fill a free slot).
+    chosen: bool,
 }
 
 /// A BitTorrent peer.
@@ -455,6 +457,7 @@ impl Peer {
             to_them: RateMeter::new(self.cfg.policy.rate_window, now),
             last_piece_at: None,
             upload_weight: choker::EQUAL_WEIGHT,
+            chosen: false,
         };
         let id = match self.free_slots.pop() {
             Some(slot) => {
@@ -501,7 +504,7 @@ impl Peer {
             self.refill_all(now);
         }
         if was_serving {
-            self.fill_upload_slots();
+            self.fill_upload_slots(now);
         }
     }
 
@@ -522,10 +525,16 @@ impl Peer {
                 self.request_more(conn);
             }
             Message::Interested => {
+                let mut was_unchoked = false;
                 if let Some(c) = self.conn_mut(conn) {
+                    was_unchoked = !c.am_choking && !c.peer_interested;
                     c.peer_interested = true;
                 }
-                self.fill_upload_slots();
+                if was_unchoked {
+                    self.trim_upload_slots(now);
+                } else {
+                    self.fill_upload_slots(now);
+                }
             }
             Message::NotInterested => {
                 let mut freed = false;
@@ -534,7 +543,7 @@ impl Peer {
                     c.peer_interested = false;
                 }
                 if freed {
-                    self.fill_upload_slots();
+                    self.fill_upload_slots(now);
                 }
             }
             Message::Have(piece) => self.on_have(now, conn, piece),
@@ -925,7 +934,7 @@ impl Peer {
     /// Unchokes newly interested peers at once while slots are free, so a swarm does not
     /// wait for the next rechoke to start trading. How many slots there are is the
     /// choker's call ([`Choker::slots`]; the policy's by default).
-    fn fill_upload_slots(&mut self) {
+    fn fill_upload_slots(&mut self, now: SimTime) {
         if !self.uploads() {
             return;
         }
@@ -942,22 +951,76 @@ impl Peer {
         if busy >= slots {
             return;
         }
-        let mut waiting: Vec<ConnId> = self
-            .conn_ids()
-            .into_iter()
-            .filter(|&id| {
-                self.conn(id)
-                    .is_some_and(|c| c.am_choking && c.peer_interested)
-            })
-            .collect();
+        // Like mainline's event-driven rechoke: the free slots go to the waiting peers
+        // that gave us data fastest (a seed: that we sent data to fastest), ties at
+        // random — not to random peers, which would undo tit-for-tat between rechokes.
+        let complete = self.is_complete();
+        let mut waiting: Vec<(ConnId, u64)> = Vec::new();
+        for (i, slot) in self.conns.iter_mut().enumerate() {
+            let Some(c) = slot.as_mut() else { continue };
+            if c.am_choking && c.peer_interested {
+                let rate = if complete {
+                    c.to_them.rate(now)
+                } else {
+                    c.from_them.rate(now)
+                };
+                waiting.push((ConnId(i as u32), rate));
+            }
+        }
         self.dice.shuffle(&mut waiting);
-        for id in waiting.into_iter().take(slots - busy) {
+        waiting.sort_by_key(|&(_, rate)| std::cmp::Reverse(rate));
+        for (id, _) in waiting.into_iter().take(slots - busy) {
             self.set_choking(id, false);
+            if let Some(c) = self.conn_mut(id) {
+                c.chosen = false;
+            }
             let w = self.active_choker().weight(id);
             if let Some(c) = self.conn_mut(id) {
                 c.upload_weight = w;
             }
         }
+    }
+
+    /// An unchoked peer that was not interested (so did not hold a slot) became
+    /// interested again: if that oversubscribes the slots, choke the slowest of the
+    /// peers that only filled a free slot, so slots do not pile up between rechokes
+    /// (which would turn tit-for-tat into serving everyone). Peers the choker chose keep
+    /// their place until the next rechoke.
+    fn trim_upload_slots(&mut self, now: SimTime) {
+        let Some(slots) = self.slot_count() else {
+            return;
+        };
+        let complete = self.is_complete();
+        let mut busy = 0usize;
+        let mut fillers: Vec<(ConnId, u64)> = Vec::new();
+        for (i, slot) in self.conns.iter_mut().enumerate() {
+            let Some(c) = slot.as_mut() else { continue };
+            if c.am_choking || !c.peer_interested {
+                continue;
+            }
+            busy += 1;
+            if !c.chosen {
+                let rate = if complete {
+                    c.to_them.rate(now)
+                } else {
+                    c.from_them.rate(now)
+                };
+                fillers.push((ConnId(i as u32), rate));
+            }
+        }
+        fillers.sort_by_key(|&(id, rate)| (rate, id));
+        for (id, _) in fillers.into_iter().take(busy.saturating_sub(slots)) {
+            self.set_choking(id, true);
+        }
+    }
+
+    /// How many peers may hold an upload slot, or `None` for no limit.
+    fn slot_count(&self) -> Option<usize> {
+        if !self.uploads() {
+            return Some(0);
+        }
+        let default = (self.cfg.policy.upload_slots + self.cfg.policy.optimistic_slots) as usize;
+        Some(self.active_choker().slots().unwrap_or(default))
     }
 
     /// The choker in charge: the seed's once we are complete.
@@ -1010,10 +1073,12 @@ impl Peer {
         }
         for cand in &candidates {
             let weight = self.active_choker().weight(cand.conn);
+            let chosen = unchoke.contains(&cand.conn);
             if let Some(c) = self.conn_mut(cand.conn) {
                 c.upload_weight = weight;
+                c.chosen = chosen;
             }
-            self.set_choking(cand.conn, !unchoke.contains(&cand.conn));
+            self.set_choking(cand.conn, !chosen);
         }
         self.scratch_unchoke = unchoke;
     }
