@@ -19,7 +19,7 @@ const RUNS: u32 = 16;
 const SCENARIO: &str = r#"
 name = "bench"
 [file]
-size = "16 MiB"
+size = "64 MiB"
 chunk_size = "256 KiB"
 block_size = "chunk"
 [[group]]
@@ -31,7 +31,7 @@ download = "100 Mbit/s"
 latency = "20 ms"
 [[group]]
 name = "leechers"
-count = 60
+count = 200
 upload = { uniform = ["1 Mbit/s", "4 Mbit/s"] }
 download = "20 Mbit/s"
 latency = "40 ms"
@@ -152,7 +152,7 @@ fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let n = plan.runs.len() as f64;
     println!(
-        "batch of {} runs (60 leechers, 16 MiB, fast mode), best of {reps}:",
+        "batch of {} runs (200 leechers, 64 MiB, fast mode), best of {reps}:",
         plan.runs.len()
     );
     println!(
