@@ -76,6 +76,23 @@ pub fn run_to_folder(
 ) -> Result<RunReport, RunError> {
     let scenario = resolved(scenario, seed);
     let (outcome, result) = simulate(&scenario, seed, progress);
+    write_folder(&scenario, &result, folder, plots)?;
+    Ok(RunReport {
+        result,
+        outcome,
+        folder: folder.to_path_buf(),
+    })
+}
+
+/// Writes a run's result folder (scenario.toml, the CSVs, the plots) through
+/// `<folder>.partial`, replacing an older folder. Shared by both backends, so a sim run
+/// and a tcp run write the same files. `scenario` should be [`resolved`].
+pub fn write_folder(
+    scenario: &Scenario,
+    result: &RunResult,
+    folder: &Path,
+    plots: bool,
+) -> Result<(), RunError> {
     let partial = partial_path(folder);
     let io_err = |p: &Path| {
         let p = p.to_path_buf();
@@ -88,18 +105,14 @@ pub fn run_to_folder(
     std::fs::write(partial.join("scenario.toml"), scenario.to_toml()).map_err(io_err(&partial))?;
     result.write(&partial).map_err(io_err(&partial))?;
     if plots {
-        plot::draw(&plot::RunData::from_result(&result), &partial)
+        plot::draw(&plot::RunData::from_result(result), &partial)
             .map_err(|e| RunError::Plot(e.to_string()))?;
     }
     if folder.exists() {
         std::fs::remove_dir_all(folder).map_err(io_err(folder))?;
     }
     std::fs::rename(&partial, folder).map_err(io_err(folder))?;
-    Ok(RunReport {
-        result,
-        outcome,
-        folder: folder.to_path_buf(),
-    })
+    Ok(())
 }
 
 /// Where a run writes before it is complete.
