@@ -23,6 +23,13 @@
 //! (behind a mutex, on the same thread) so a task waits for tokens before it writes a
 //! block or after it reads bytes; TCP's own flow control then slows the sender.
 //!
+//! A session may also be one member of a laboratory swarm (`swarmlab run --backend
+//! tcp`, see [`super::swarm`]): given a [`SwarmMember`], it takes its capacities, policy,
+//! neighbour limits and random stream from the scenario's drawn member, runs on the
+//! swarm's shared (possibly sped-up) clock, delays every incoming message by the link's
+//! one-way latency, reports what happens to the swarm's observer, and leaves when its
+//! linger or abort time comes or the run stops.
+//!
 //! Every dropped connection is logged with its reason when logging is on
 //! ([`set_verbose`] or the `SWARMLAB_VERBOSE` environment variable); otherwise a session
 //! prints nothing but its progress bar and summary.
@@ -30,12 +37,15 @@
 use super::metainfo::Metainfo;
 use super::rate_limit::TokenBucket;
 use super::storage::{OpenMode, Storage};
+use super::swarm::{Observation, Observed, SwarmMember, index_of_peer_id, swarm_peer_id};
 use super::tracker_http::{self, AnnounceRequest};
 use super::wire::{self, HANDSHAKE_LEN, Handshake, WireMessage};
+use crate::core::population::streams;
 use crate::core::{
     AnnounceEvent, Bitfield, BlockRef, ConnId, Dice, Geometry, Message, Output, Peer, PeerConfig,
     PeerId,
 };
+use crate::metrics::LeaveReason;
 use crate::scenario::{Policy, Role};
 use crate::units::{Bytes, SimDuration, SimTime};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -104,6 +114,9 @@ pub struct SessionConfig {
     pub keep_serving: bool,
     /// Show a progress bar (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// Set when the session is one peer of a laboratory swarm: then its rates, policy,
+    /// clock and departure come from here (and `upload`/`download` are ignored).
+    pub swarm: Option<SwarmMember>,
 }
 
 /// What a finished session did.
@@ -206,21 +219,49 @@ pub fn run(meta: Metainfo, storage: Storage, cfg: SessionConfig) -> Result<Summa
     rt.block_on(run_async(meta, storage, cfg))
 }
 
-/// Microseconds since the session started: the core's clock.
+/// [`run`] inside an existing tokio runtime (a swarm runs all its members in one).
+pub async fn run_async(
+    meta: Metainfo,
+    storage: Storage,
+    cfg: SessionConfig,
+) -> Result<Summary, String> {
+    run_session(meta, storage, cfg).await
+}
+
+/// The core's clock: microseconds since `origin` (the session's start, or the swarm's),
+/// times `scale` (1 in real time; X when a swarm runs X times faster than scenario time,
+/// so that the core's timers and rate estimates stay in scenario units).
 #[derive(Clone, Copy, Debug)]
-struct Clock(Instant);
+pub struct Clock {
+    pub(crate) origin: Instant,
+    pub(crate) scale: f64,
+}
 
 impl Clock {
-    fn now(&self) -> SimTime {
-        SimTime(self.micros())
+    /// A real-time clock starting now.
+    fn real() -> Clock {
+        Clock {
+            origin: Instant::now(),
+            scale: 1.0,
+        }
     }
+    /// The core's (scenario) time now.
+    pub(crate) fn now(&self) -> SimTime {
+        SimTime((self.micros() as f64 * self.scale) as u64)
+    }
+    /// Wall-clock microseconds since the origin (token buckets run on these).
     fn micros(&self) -> u64 {
-        u64::try_from(self.0.elapsed().as_micros()).unwrap_or(u64::MAX)
+        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+    /// A scenario duration in wall-clock time.
+    pub(crate) fn wall(&self, d: SimDuration) -> Duration {
+        Duration::from_micros((d.0 as f64 / self.scale) as u64)
     }
     /// The instant of a core time, capped an hour ahead (`NEVER` must not overflow).
-    fn instant(&self, t: SimTime) -> tokio::time::Instant {
+    pub(crate) fn instant(&self, t: SimTime) -> tokio::time::Instant {
+        let wall = (t.0 as f64 / self.scale) as u64;
         let cap = self.micros().saturating_add(3_600_000_000);
-        tokio::time::Instant::from_std(self.0 + Duration::from_micros(t.0.min(cap)))
+        tokio::time::Instant::from_std(self.origin + Duration::from_micros(wall.min(cap)))
     }
 }
 
@@ -232,6 +273,9 @@ struct Shared {
     upload: Mutex<TokenBucket>,
     download: Mutex<TokenBucket>,
     decoder: wire::Decoder,
+    /// In a swarm: this peer's one-way latency (scenario time) and every member's, by
+    /// index, to delay incoming messages by the link latency (the sum of both ends').
+    latency: Option<(SimDuration, Arc<Vec<SimDuration>>)>,
 }
 
 /// Peer loop → connection task.
@@ -343,6 +387,31 @@ async fn drive(
         return Err("connected to ourselves".into());
     }
     buf.clear();
+    // A swarm member delays what it receives by the link latency (scaled to wall time):
+    // a delay line task holds each message until its arrival time, in order.
+    let delayed = match &sh.latency {
+        Some((own, all)) => {
+            let remote = index_of_peer_id(&hs.peer_id)
+                .and_then(|i| all.get(i as usize).copied())
+                .unwrap_or(SimDuration::ZERO);
+            let delay = sh.clock.wall(*own + remote);
+            (!delay.is_zero()).then(|| {
+                let (dtx, mut drx) =
+                    mpsc::unbounded_channel::<(tokio::time::Instant, WireMessage)>();
+                let events = events.clone();
+                tokio::spawn(async move {
+                    while let Some((at, msg)) = drx.recv().await {
+                        tokio::time::sleep_until(at).await;
+                        if events.send(Event::Msg { token, msg }).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                (dtx, delay)
+            })
+        }
+        None => None,
+    };
     let (tx, mut rx) = mpsc::unbounded_channel();
     events
         .send(Event::Up {
@@ -380,10 +449,15 @@ async fn drive(
                 .decode(&mut buf)
                 .map_err(|e| format!("bad message: {e}"))?
             {
-                events
-                    .send(Event::Msg { token, msg })
-                    .await
-                    .map_err(|_| "session ended".to_string())?;
+                match &delayed {
+                    Some((dtx, delay)) => dtx
+                        .send((tokio::time::Instant::now() + *delay, msg))
+                        .map_err(|_| "session ended".to_string())?,
+                    None => events
+                        .send(Event::Msg { token, msg })
+                        .await
+                        .map_err(|_| "session ended".to_string())?,
+                }
             }
         }
     };
@@ -433,6 +507,8 @@ struct HostConn {
     asked: VecDeque<BlockRef>,
     /// The pieces it announced (by bitfield or `have`), once it announced any.
     remote: Option<Bitfield>,
+    /// In a swarm: its index in the run (from its peer id).
+    remote_index: Option<u32>,
 }
 
 /// The peer loop's state.
@@ -464,6 +540,12 @@ struct Host {
     pieces_at_start: u32,
     /// Whether to print the summary line on completion (a leecher).
     print_summary: bool,
+    /// Peers asked of the tracker per announce.
+    numwant: u32,
+    /// In a swarm: this member, whom observations go to.
+    member: Option<SwarmMember>,
+    /// When the core completed (a seed: when it started).
+    completed_at: Option<SimTime>,
 }
 
 /// A random 20-byte peer id, `-SL0100-` and 12 printable characters.
@@ -485,12 +567,12 @@ fn entropy() -> u64 {
     crate::core::random::splitmix64(&mut s)
 }
 
-async fn run_async(
+async fn run_session(
     meta: Metainfo,
     storage: Storage,
     cfg: SessionConfig,
 ) -> Result<Summary, String> {
-    let clock = Clock(Instant::now());
+    let clock = cfg.swarm.as_ref().map_or_else(Clock::real, |m| m.clock);
     let listener = TcpListener::bind(cfg.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
@@ -499,6 +581,7 @@ async fn run_async(
         .map_err(|e| format!("listener: {e}"))?
         .port();
     let seed = entropy();
+    let member = cfg.swarm.clone();
     let pieces = storage.num_pieces();
     let mut have = Bitfield::new(pieces);
     for (i, ok) in storage.verified().iter().enumerate() {
@@ -517,37 +600,64 @@ async fn run_async(
         Bytes(meta.info.piece_length),
         Bytes(u64::from(BLOCK)),
     );
-    let max_neighbours = 50;
-    let peer_cfg = PeerConfig {
+    let mut peer_cfg = PeerConfig {
         id: PeerId(u64::MAX),
         geometry,
         policy: Policy::default(),
         role: cfg.role,
         min_neighbours: 20,
-        max_neighbours,
+        max_neighbours: 50,
         // The core has no input for the tracker's interval; a minute keeps us on the
         // list of any tracker asking for two minutes or more.
         announce_interval: SimDuration::from_secs(60),
     };
-    let core = Peer::new(peer_cfg, have, Dice::new(seed, 1));
+    // A swarm member draws from the same random stream as its simulated twin.
+    let mut dice = Dice::new(seed, 1);
+    let mut peer_id = make_peer_id(seed);
+    let mut numwant = tracker_http::PEERS_PER_ANNOUNCE;
+    let (mut upload, mut download, mut burst_of) = (
+        cfg.upload,
+        cfg.download,
+        // A quarter of a second of traffic (at least a block) for interactive use.
+        (|r: u64| (r / 4).max(u64::from(BLOCK) + 13)) as fn(u64) -> u64,
+    );
+    if let Some(m) = &member {
+        peer_cfg.policy = m.policy.clone();
+        peer_cfg.role = m.info.role;
+        peer_cfg.min_neighbours = m.min_neighbours;
+        peer_cfg.max_neighbours = m.max_neighbours;
+        peer_cfg.announce_interval = m.announce_interval;
+        dice = Dice::new(m.run_seed, streams::PEER_BASE + u64::from(m.info.peer));
+        peer_id = swarm_peer_id(m.info.peer);
+        numwant = m.peers_per_announce;
+        // Capacities are bit/s of scenario time; the buckets run on wall time.
+        let wall_rate = |r: crate::units::Rate| ((r.0 as f64 / 8.0) * clock.scale).max(1.0) as u64;
+        upload = Some(wall_rate(m.info.upload));
+        download = Some(wall_rate(m.info.download));
+        // The simulator has no burst: one block (and its header) at a time keeps the
+        // rate smooth at the scale of a block.
+        burst_of = |_| u64::from(BLOCK) + 13;
+    }
+    let max_neighbours = peer_cfg.max_neighbours;
+    let core = Peer::new(peer_cfg, have, dice);
     // Every neighbour may be sending us a different piece (and two in endgame).
     let storage = storage.with_max_partial_pieces(2 * max_neighbours as usize);
-    let burst = |r: u64| r.max(u64::from(BLOCK) + 13);
     let shared = Arc::new(Shared {
         info_hash: meta.info_hash,
-        peer_id: make_peer_id(seed),
+        peer_id,
         clock,
         upload: Mutex::new(TokenBucket::from_rate(
-            cfg.upload,
-            burst(cfg.upload.unwrap_or(0) / 4),
+            upload,
+            burst_of(upload.unwrap_or(0)),
         )),
         download: Mutex::new(TokenBucket::from_rate(
-            cfg.download,
-            burst(cfg.download.unwrap_or(0) / 4),
+            download,
+            burst_of(download.unwrap_or(0)),
         )),
         decoder: wire::Decoder::for_torrent(pieces, BLOCK),
+        latency: member.as_ref().map(|m| (m.latency, m.latencies.clone())),
     });
-    let progress = if cfg.progress && std::io::stderr().is_terminal() {
+    let progress = if cfg.progress && member.is_none() && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(total);
         if let Ok(style) = ProgressStyle::with_template(
             "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg} ETA {eta}",
@@ -581,7 +691,10 @@ async fn run_async(
         by_remote_id: HashMap::new(),
         written: BTreeSet::new(),
         pieces_at_start,
-        print_summary: cfg.role != Role::Seed,
+        print_summary: cfg.role != Role::Seed && member.is_none(),
+        numwant,
+        member,
+        completed_at: None,
     };
     logf!(
         "listening on port {port}, peer id {}, {pieces_at_start}/{pieces} pieces",
@@ -593,7 +706,18 @@ async fn run_async(
             "swarmlab: warning: the torrent names no http:// tracker; only incoming connections will find us"
         );
     }
-    let finished = |h: &Host| h.core.is_complete() && !cfg.keep_serving && cfg.role != Role::Seed;
+    // A swarm member stays until it leaves (linger, abort) or the run stops.
+    let keep_serving = cfg.keep_serving || host.member.is_some();
+    let finished = |h: &Host| h.core.is_complete() && !keep_serving && cfg.role != Role::Seed;
+    let mut stop = host.member.as_ref().map(|m| m.stop.clone());
+    if let Some(m) = &host.member {
+        host.observe(Observed::Joined(m.info.clone()));
+        if m.info.role == Role::Seed {
+            host.completed_at = Some(clock.now());
+        }
+    }
+    // Why a swarm member left on its own (none when the run stopped it).
+    let mut left: Option<LeaveReason> = None;
     if !finished(&host) {
         host.core.start(clock.now());
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -602,8 +726,27 @@ async fn run_async(
             if host.completed && finished(&host) {
                 break;
             }
+            if stop.as_ref().is_some_and(|s| *s.borrow()) {
+                break;
+            }
             let deadline = clock.instant(host.core.poll_timeout());
+            let leave = host.leave_at();
+            let leave_deadline = clock.instant(leave.map_or(SimTime::NEVER, |(t, _)| t));
+            let stopped = async {
+                match stop.as_mut() {
+                    // A dropped sender stops the run too.
+                    Some(s) => {
+                        let _ = s.changed().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
             tokio::select! {
+                _ = stopped => {}
+                _ = tokio::time::sleep_until(leave_deadline), if leave.is_some() => {
+                    left = leave.map(|(_, why)| why);
+                    break;
+                }
                 ev = inbox.recv() => {
                     if let Some(ev) = ev {
                         host.handle_event(ev);
@@ -625,6 +768,11 @@ async fn run_async(
         }
     }
     host.progress.finish_and_clear();
+    if let Some(why) = left {
+        let now = clock.now();
+        host.core.stop(now);
+        host.observe(Observed::Left(why));
+    }
     // Tell the tracker we leave (if we ever joined); a slow tracker must not hold the
     // exit up.
     let joined = host.core.uploaded() + host.core.downloaded() > 0 || host.completed;
@@ -645,6 +793,28 @@ impl Host {
         self.clock.now()
     }
 
+    /// Reports to the swarm's observer (a no-op outside a swarm).
+    fn observe(&self, what: Observed) {
+        if let Some(m) = &self.member {
+            // The run may have ended and dropped its receiver: nothing to tell then.
+            let _ = m.observe.send(Observation {
+                at: self.now(),
+                peer: m.info.peer,
+                what,
+            });
+        }
+    }
+
+    /// When a swarm member leaves on its own, and why: its linger after completing (a
+    /// seed's from its start), or its abort time while incomplete.
+    fn leave_at(&self) -> Option<(SimTime, LeaveReason)> {
+        let m = self.member.as_ref()?;
+        match self.completed_at {
+            Some(done) => m.linger.map(|d| (done + d, LeaveReason::Lingered)),
+            None => m.abort_at.map(|t| (t, LeaveReason::Aborted)),
+        }
+    }
+
     fn summary(&self) -> Summary {
         Summary {
             downloaded: self.core.downloaded(),
@@ -652,7 +822,7 @@ impl Host {
             total: self.meta.info.total_length(),
             pieces_at_start: self.pieces_at_start,
             pieces: self.storage.num_pieces(),
-            elapsed: self.clock.0.elapsed(),
+            elapsed: self.clock.origin.elapsed(),
         }
     }
 
@@ -674,6 +844,7 @@ impl Host {
                 remote: None,
                 asked: VecDeque::new(),
                 remote_id: None,
+                remote_index: None,
             },
         );
         let target = dial.map(|_| addr);
@@ -744,6 +915,9 @@ impl Host {
                 );
                 c.tx = Some(tx);
                 c.remote_id = Some(remote_id);
+                if self.member.is_some() {
+                    c.remote_index = index_of_peer_id(&remote_id);
+                }
                 if self.by_remote_id.contains_key(&remote_id) {
                     c.dial = None;
                     if outbound {
@@ -768,7 +942,23 @@ impl Host {
             }
             Event::Msg { token, msg } => self.on_message(token, msg),
             Event::Sent { token, block } => {
-                if let Some(cid) = self.conns.get(&token).and_then(|c| c.core) {
+                if let Some(c) = self.conns.get(&token)
+                    && let Some(cid) = c.core
+                {
+                    // A swarm's upload utilisation: the block occupied our upload link
+                    // at its capacity for its length, ending now (the token bucket
+                    // spaces blocks so).
+                    if let (Some(m), Some(to)) = (&self.member, c.remote_index) {
+                        let rate = m.info.upload;
+                        if rate.0 > 0 {
+                            let us = u64::from(block.len) * 8 * 1_000_000 / rate.0;
+                            self.observe(Observed::Flow {
+                                to,
+                                start: SimTime(now.0.saturating_sub(us)),
+                                rate,
+                            });
+                        }
+                    }
                     self.core.handle_block_sent(now, cid, block);
                 }
             }
@@ -863,6 +1053,16 @@ impl Host {
                 // (the core then closes the connection, so the bytes are not needed).
                 if let Some(at) = c.asked.iter().position(|x| *x == b) {
                     c.asked.remove(at);
+                    if let (Some(m), Some(from)) = (&self.member, c.remote_index) {
+                        let _ = m.observe.send(Observation {
+                            at: now,
+                            peer: m.info.peer,
+                            what: Observed::Block {
+                                from,
+                                bytes: Bytes(u64::from(len)),
+                            },
+                        });
+                    }
                     // First copy wins: a later one (an endgame duplicate, or a block
                     // sent after our cancel) is one the core ignores and does not blame
                     // its sender for, so it must not replace bytes already buffered.
@@ -912,7 +1112,7 @@ impl Host {
             downloaded: self.core.downloaded(),
             left: self.left,
             event,
-            numwant: tracker_http::PEERS_PER_ANNOUNCE,
+            numwant: self.numwant,
         })
     }
 
@@ -1010,6 +1210,7 @@ impl Host {
                     self.written.retain(|(p, _)| *p != piece);
                     if ok {
                         logf!("piece {piece} verified ok");
+                        self.observe(Observed::Verified(piece));
                         let len = u64::from(self.storage.piece_len(piece).unwrap_or(0));
                         self.left = self.left.saturating_sub(len);
                         self.progress.inc(len);
@@ -1031,6 +1232,10 @@ impl Host {
                 Output::Completed => {
                     logf!("complete");
                     self.completed = true;
+                    if self.completed_at.is_none() {
+                        self.completed_at = Some(now);
+                        self.observe(Observed::Completed);
+                    }
                     self.progress.finish_and_clear();
                     if self.print_summary {
                         println!("{}", self.summary().line());
@@ -1056,7 +1261,7 @@ mod tests {
 
     #[test]
     fn never_is_an_hour_away_not_an_overflow() {
-        let clock = Clock(Instant::now());
+        let clock = Clock::real();
         let at = clock.instant(SimTime::NEVER);
         let ahead = at - tokio::time::Instant::now();
         assert!(ahead <= Duration::from_secs(3601));
