@@ -932,12 +932,13 @@ impl Host {
                     // connection second; dropping the second at both ends would kill
                     // both. Both ends keep the one dialled by the smaller peer id. A
                     // connection up for longer than the window is kept whatever comes.
-                    let (old_outbound, old_young) = self.conns.get(&old).map_or((false, false), |o| {
-                        (
-                            o.dial.is_some(),
-                            o.up_at.is_some_and(|t| t.elapsed() < CROSSED_DIAL_WINDOW),
-                        )
-                    });
+                    let (old_outbound, old_young) =
+                        self.conns.get(&old).map_or((false, false), |o| {
+                            (
+                                o.dial.is_some(),
+                                o.up_at.is_some_and(|t| t.elapsed() < CROSSED_DIAL_WINDOW),
+                            )
+                        });
                     let ours_wins = self.shared.peer_id < remote_id;
                     let keep_new = old_outbound != outbound && old_young && outbound == ours_wins;
                     if keep_new {

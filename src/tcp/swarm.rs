@@ -504,6 +504,17 @@ async fn drive(
     }
     drop(otx);
 
+    let infos: Vec<PeerInfo> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| PeerInfo {
+            peer: i as u32,
+            group: m.group,
+            role: m.role,
+            upload: m.upload,
+            download: m.download,
+        })
+        .collect();
     let mut recorder = Recorder::new(scenario, seed, "tcp");
     let mut seen = vec![Seen::default(); members.len()];
     let leechers = members.iter().filter(|m| m.role != Role::Seed).count();
@@ -536,7 +547,7 @@ async fn drive(
                 let leecher = members[o.peer as usize].role != Role::Seed;
                 let s = &mut seen[o.peer as usize];
                 let was_done = s.completed || s.left;
-                apply(&mut recorder, s, pieces, at, o);
+                apply(&mut recorder, s, &infos[o.peer as usize], pieces, at, o);
                 if leecher && !was_done && (s.completed || s.left) {
                     done += 1;
                 }
@@ -582,7 +593,14 @@ async fn drive(
 }
 
 /// Applies one observation to the recorder and to what is known of its peer.
-fn apply(rec: &mut Recorder, s: &mut Seen, pieces: u32, at: SimTime, o: Observation) {
+fn apply(
+    rec: &mut Recorder,
+    s: &mut Seen,
+    info: &PeerInfo,
+    pieces: u32,
+    at: SimTime,
+    o: Observation,
+) {
     let p = o.peer;
     match o.what {
         Observed::Joined(info) => {
@@ -621,6 +639,17 @@ fn apply(rec: &mut Recorder, s: &mut Seen, pieces: u32, at: SimTime, o: Observat
             s.ended = true;
             if let Some(e) = &error {
                 eprintln!("swarmlab: peer {p}: {e}");
+            }
+            // A session that failed before it could join (its storage, its socket) joined
+            // and left at once, so that peers.csv still has a row for it.
+            if !s.joined && error.is_some() {
+                s.joined = true;
+                rec.peer_joined(at, info);
+                s.held = Some(if info.role == Role::Seed {
+                    Bitfield::full(pieces)
+                } else {
+                    Bitfield::new(pieces)
+                });
             }
             // A session that ended without leaving died: it left now.
             if s.joined && !s.left {
