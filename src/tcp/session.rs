@@ -981,8 +981,8 @@ impl Host {
                     // spaces blocks so).
                     if let (Some(m), Some(to)) = (&self.member, c.remote_index) {
                         let rate = m.info.upload;
-                        if rate.0 > 0 {
-                            let us = u64::from(block.len) * 8 * 1_000_000 / rate.0;
+                        if let Some(us) = (u64::from(block.len) * 8 * 1_000_000).checked_div(rate.0)
+                        {
                             self.observe(Observed::Flow {
                                 to,
                                 start: SimTime(now.0.saturating_sub(us)),

@@ -335,7 +335,8 @@ pub struct SwarmRun {
 
 /// The payload of a run: `size` pseudo-random bytes drawn from `seed`.
 pub fn write_payload(path: &Path, size: u64, seed: u64) -> std::io::Result<()> {
-    let mut dice = Dice::new(seed, 0x7061_796c_6f61_64); // "payload"
+    // Its own stream ("payload" in ASCII), apart from the simulator's.
+    let mut dice = Dice::new(seed, 0x0070_6179_6c6f_6164);
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     let mut left = size;
     let mut buf = vec![0u8; 1 << 16];
