@@ -425,16 +425,19 @@ async fn drive(
         .await
         .map_err(|_| "session ended".to_string())?;
 
-    let limit_down = !sh
-        .download
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .is_unlimited();
+    let (limit_down, read_max) = {
+        let bucket = sh.download.lock().unwrap_or_else(|e| e.into_inner());
+        // A limited read takes at most half the bucket: a read that needs the whole
+        // bucket waits for it to be full, and the tokens of a late wake-up are lost.
+        let half = usize::try_from(bucket.burst() / 2).unwrap_or(usize::MAX);
+        (!bucket.is_unlimited(), scratch.len().min(half.max(1)))
+    };
+    let read_max = if limit_down { read_max } else { scratch.len() };
     // Reading and writing run side by side, so a block waiting for upload tokens (or a
     // slow write) never stops us reading; whichever ends first ends the connection.
     let reading = async {
         loop {
-            let n = tokio::time::timeout(IDLE_TIMEOUT, rd.read(&mut scratch))
+            let n = tokio::time::timeout(IDLE_TIMEOUT, rd.read(&mut scratch[..read_max]))
                 .await
                 .map_err(|_| format!("silent for {IDLE_TIMEOUT:?}"))?
                 .map_err(io)?;
@@ -465,24 +468,36 @@ async fn drive(
         }
     };
     let writing = async {
+        // Blocks wait here for upload tokens while control messages (requests, haves,
+        // chokes) go out at once: a request must not wait behind a block we are slow to
+        // send (in the simulator, control messages do not queue behind data either).
+        let mut pieces: VecDeque<(BlockRef, Vec<u8>)> = VecDeque::new();
         loop {
-            let cmd = match tokio::time::timeout(KEEPALIVE_INTERVAL, rx.recv()).await {
-                Err(_) => {
-                    wr.write_all(&[0, 0, 0, 0]).await.map_err(io)?;
-                    continue;
+            let front_len = pieces.front().map(|(_, b)| b.len() as u64);
+            let tokens = async move {
+                match front_len {
+                    Some(n) => throttle(&sh.upload, sh.clock, n).await,
+                    None => std::future::pending::<()>().await,
                 }
-                Ok(None) => return Ok::<String, String>("closed by us".into()),
-                Ok(Some(cmd)) => cmd,
             };
-            match cmd {
-                Cmd::Send(bytes) => wr.write_all(&bytes).await.map_err(io)?,
-                Cmd::Piece { block, bytes } => {
-                    throttle(&sh.upload, sh.clock, bytes.len() as u64).await;
-                    wr.write_all(&bytes).await.map_err(io)?;
-                    events
-                        .send(Event::Sent { token, block })
-                        .await
-                        .map_err(|_| "session ended".to_string())?;
+            tokio::select! {
+                biased;
+                cmd = tokio::time::timeout(KEEPALIVE_INTERVAL, rx.recv()) => match cmd {
+                    Err(_) => wr.write_all(&[0, 0, 0, 0]).await.map_err(io)?,
+                    Ok(None) => return Ok::<String, String>("closed by us".into()),
+                    Ok(Some(Cmd::Send(bytes))) => wr.write_all(&bytes).await.map_err(io)?,
+                    Ok(Some(Cmd::Piece { block, bytes })) => pieces.push_back((block, bytes)),
+                },
+                () = tokens => {
+                    // `throttle` took the tokens only as it completed: a cancelled wait
+                    // (a control message came first) took none.
+                    if let Some((block, bytes)) = pieces.pop_front() {
+                        wr.write_all(&bytes).await.map_err(io)?;
+                        events
+                            .send(Event::Sent { token, block })
+                            .await
+                            .map_err(|_| "session ended".to_string())?;
+                    }
                 }
             }
         }
