@@ -209,13 +209,21 @@ fn cmd_run_tcp(
         eprintln!("{}: {e}", path.display());
         return 2;
     }
+    let scale = time_scale.unwrap_or_else(|| run::auto_time_scale(scenario, seed));
+    eprintln!(
+        "  over tcp on 127.0.0.1, {scale:.3} times faster than scenario time{} (results in scenario seconds)",
+        if time_scale.is_none() {
+            " (chosen; set with --time-scale)"
+        } else {
+            ""
+        }
+    );
     let opts = run::TcpOptions {
-        time_scale,
+        time_scale: Some(scale),
         keep_data: None,
     };
     match run::run_tcp_to_folder(scenario, seed, folder, plots, &opts) {
-        Ok((report, scale)) => {
-            println!("  (tcp on loopback at time scale {scale:.3}: times in scenario seconds)");
+        Ok((report, _)) => {
             print_summary(&report);
             0
         }
