@@ -31,7 +31,8 @@
 //!
 //! The run ends as the simulator's does: when every leecher completed or left
 //! (`stop = "all-complete"`), at the stop time, or when no block moved for an hour of
-//! scenario time (or [`STALL_WALL`] of wall time, whichever comes first). Peers still
+//! scenario time (or, once every member has joined, for [`STALL_WALL`] of wall time,
+//! whichever comes first), or when every session has ended. Peers still
 //! present then are not reported as leaving (as in the simulator). A session that fails
 //! mid-run is reported as leaving then, aborted if it had not completed.
 
@@ -66,7 +67,7 @@ pub const STALL_SCENARIO: SimDuration = SimDuration::from_secs(3600);
 /// The aggregate upload rate (bytes per wall-clock second) the automatic time scale
 /// aims below: loopback moves far more, but every byte is also copied, hashed and
 /// written by peers sharing one or two cores with everything else.
-pub const MAX_WALL_RATE: f64 = 40e6;
+pub const MAX_WALL_RATE: f64 = 20e6;
 /// Wall-clock seconds the automatic time scale aims a run's makespan at.
 pub const TARGET_WALL_S: f64 = 30.0;
 /// How long stopping sessions get to close before the run writes its files anyway.
@@ -542,7 +543,8 @@ async fn drive(
                 let at = o.at.max(last);
                 last = at;
                 events += 1;
-                if matches!(o.what, Observed::Block { .. }) {
+                // Blocks are progress; so is a join (the stall clock starts from it).
+                if matches!(o.what, Observed::Block { .. } | Observed::Joined(_)) {
                     last_block = (at, Instant::now());
                 }
                 let leecher = members[o.peer as usize].role != Role::Seed;
@@ -559,9 +561,12 @@ async fn drive(
             }
             _ = tick.tick() => {
                 let now = clock.now();
+                // The wall-clock limit only once everyone has joined: a seed may be due
+                // later in the scenario.
+                let all_joined = members.iter().all(|m| m.join <= now);
                 if done < leechers
                     && (now.since(last_block.0) > STALL_SCENARIO
-                        || last_block.1.elapsed() > STALL_WALL)
+                        || (all_joined && last_block.1.elapsed() > STALL_WALL))
                 {
                     last = last.max(now);
                     break SwarmEnding::Stalled;
