@@ -74,6 +74,12 @@ const MAX_ASKED: usize = 1024;
 /// Two connections to one peer whose handshakes complete within this of each other are
 /// crossed dials (both ends dialled); see `Host::handle_event`.
 const CROSSED_DIAL_WINDOW: Duration = Duration::from_secs(2);
+/// The core's id of swarm member `index`: apart from the odd and even ids given to
+/// addresses and inbound connections of other peers.
+fn member_peer_id(index: u32) -> PeerId {
+    PeerId((1 << 40) | u64::from(index))
+}
+
 /// Half of tokio's timer resolution (1 ms).
 const TIMER_HALF_TICK: Duration = Duration::from_micros(500);
 /// Request block size.
@@ -609,6 +615,13 @@ async fn run_session(
         .port();
     let seed = entropy();
     let member = cfg.swarm.clone();
+    if let Some(m) = &member {
+        // Other members map the tracker's addresses back to member indices by port.
+        m.ports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(port, m.info.peer);
+    }
     let pieces = storage.num_pieces();
     let mut have = Bitfield::new(pieces);
     for (i, ok) in storage.verified().iter().enumerate() {
@@ -656,6 +669,7 @@ async fn run_session(
         peer_cfg.announce_interval = m.announce_interval;
         dice = Dice::new(m.run_seed, streams::PEER_BASE + u64::from(m.info.peer));
         peer_id = swarm_peer_id(m.info.peer);
+        peer_cfg.id = member_peer_id(m.info.peer);
         numwant = m.peers_per_announce;
         // Capacities are bit/s of scenario time; the buckets run on wall time.
         let wall_rate = |r: crate::units::Rate| ((r.0 as f64 / 8.0) * clock.scale).max(1.0) as u64;
@@ -930,9 +944,17 @@ impl Host {
                 let Some(c) = self.conns.get_mut(&token) else {
                     return;
                 };
-                let (peer, outbound) = match c.dial {
-                    Some(p) => (p, true),
-                    None => {
+                let member_id = self
+                    .member
+                    .as_ref()
+                    .and(index_of_peer_id(&remote_id))
+                    .map(member_peer_id);
+                let (peer, outbound) = match (c.dial, member_id) {
+                    (Some(p), _) => (p, true),
+                    // A swarm member is known by its index whichever way it connected,
+                    // as in the simulator, so the core knows whom it is connected to.
+                    (None, Some(id)) => (id, false),
+                    (None, None) => {
                         self.next_peer += 1;
                         (PeerId(self.next_peer << 1), false)
                     }
@@ -1020,8 +1042,21 @@ impl Host {
                 logf!("tracker: {} peers", resp.peers.len());
                 let mut ids = Vec::with_capacity(resp.peers.len());
                 for addr in resp.peers {
+                    let member = self.member.as_ref().and_then(|m| {
+                        m.ports
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get(&addr.port())
+                            .copied()
+                    });
                     let id = match self.peer_at.get(&addr) {
                         Some(id) => *id,
+                        None if member.is_some() => {
+                            let id = member_peer_id(member.unwrap_or_default());
+                            self.peer_at.insert(addr, id);
+                            self.addr_of.insert(id, addr);
+                            id
+                        }
                         None => {
                             self.next_peer += 1;
                             // Odd ids for dialable addresses, even for inbound ones.

@@ -44,12 +44,13 @@ use crate::core::{Bitfield, Dice};
 use crate::metrics::{LeaveReason, Observer, PeerIndex, PeerInfo, Recorder, RunResult};
 use crate::scenario::{BlockSize, Policy, Role, Scenario, Stop};
 use crate::units::{Bytes, Rate, SimDuration, SimTime};
+use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
@@ -238,6 +239,9 @@ pub struct SwarmMember {
     pub observe: mpsc::UnboundedSender<Observation>,
     /// Becomes true when the run ends.
     pub stop: watch::Receiver<bool>,
+    /// Listening port → member index, filled in by each member as it binds (all listen
+    /// on 127.0.0.1), so a tracker's address maps to the member, as in the simulator.
+    pub ports: Arc<Mutex<HashMap<u16, u32>>>,
 }
 
 /// One thing a member reports, at a time of the swarm's clock (scenario time).
@@ -470,6 +474,7 @@ async fn drive(
     };
     let (otx, mut orx) = mpsc::unbounded_channel::<Observation>();
     let (stop_tx, stop_rx) = watch::channel(false);
+    let ports = Arc::new(Mutex::new(HashMap::new()));
     let pieces = scenario.file.chunks();
     for (i, m) in members.iter().enumerate() {
         let i = i as u32;
@@ -494,6 +499,7 @@ async fn drive(
             abort_at: m.abort_at,
             observe: otx.clone(),
             stop: stop_rx.clone(),
+            ports: ports.clone(),
         };
         // The core is not `Send`: members run as local tasks on the one thread.
         tokio::task::spawn_local(member_task(
