@@ -164,6 +164,12 @@ fn cmd_run(
         );
         return 2;
     }
+    if backend == "tcp"
+        && let Err(e) = crate::tcp::swarm::check(&scenario)
+    {
+        eprintln!("{}: {e}", path.display());
+        return 2;
+    }
     let seed = seed.unwrap_or(scenario.run.seed);
     let folder = out.unwrap_or_else(|| {
         PathBuf::from("results")
@@ -177,7 +183,7 @@ fn cmd_run(
         folder.display()
     );
     if backend == "tcp" {
-        return cmd_run_tcp(path, &scenario, seed, &folder, plots, time_scale);
+        return cmd_run_tcp(&scenario, seed, &folder, plots, time_scale);
     }
     let mut progress = progress_line();
     let report = run::run_to_folder(&scenario, seed, &folder, plots, &mut progress);
@@ -196,19 +202,15 @@ fn cmd_run(
     }
 }
 
-/// `run --backend tcp`: refuse what one machine cannot run (exit 2), then run.
+/// `run --backend tcp` (the scenario passed `tcp::swarm::check`): pick the time scale,
+/// run, print the summary.
 fn cmd_run_tcp(
-    path: &Path,
     scenario: &Scenario,
     seed: u64,
     folder: &Path,
     plots: bool,
     time_scale: Option<f64>,
 ) -> i32 {
-    if let Err(e) = crate::tcp::swarm::check(scenario) {
-        eprintln!("{}: {e}", path.display());
-        return 2;
-    }
     let scale = time_scale.unwrap_or_else(|| run::auto_time_scale(scenario, seed));
     eprintln!(
         "  over tcp on 127.0.0.1, {scale:.3} times faster than scenario time{} (results in scenario seconds)",

@@ -199,8 +199,11 @@ pub fn check_with(
             return bad(
                 &biggest,
                 format!(
-                    "{copies} copies of the {size}-byte payload ({need} bytes) exceed half the \
-                     memory available ({mem} bytes): at most {max} leechers of this file.size"
+                    "{copies} copies of the {} MiB payload ({} MiB) exceed half the memory \
+                     available ({} MiB): at most {max} leechers of this file.size",
+                    size >> 20,
+                    need >> 20,
+                    mem >> 20
                 ),
             );
         }
