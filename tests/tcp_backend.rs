@@ -112,6 +112,7 @@ fn tcp_agrees_with_the_simulation_and_delivers_the_payload() {
         &SwarmOptions {
             time_scale: AGREEMENT_SCALE,
             keep_data: Some(data.path().to_path_buf()),
+            progress: false,
         },
     )
     .expect("tcp run");
@@ -255,6 +256,7 @@ fn a_peer_whose_session_dies_is_reported_as_aborted() {
         &SwarmOptions {
             time_scale: 2.0,
             keep_data: Some(data.path().to_path_buf()),
+            progress: false,
         },
     )
     .expect("the run still finishes");

@@ -223,6 +223,7 @@ fn cmd_run_tcp(
     let opts = run::TcpOptions {
         time_scale: Some(scale),
         keep_data: None,
+        progress: true,
     };
     match run::run_tcp_to_folder(scenario, seed, folder, plots, &opts) {
         Ok((report, _)) => {

@@ -129,6 +129,8 @@ pub struct TcpOptions {
     pub time_scale: Option<f64>,
     /// Keep the payload and the peers' downloads in this folder.
     pub keep_data: Option<PathBuf>,
+    /// Show a progress line on stderr (only when it is a terminal).
+    pub progress: bool,
 }
 
 /// The time scale a tcp run uses when none is given: fast enough that the simulated
@@ -174,6 +176,7 @@ pub fn run_tcp_to_folder(
         &tcp::swarm::SwarmOptions {
             time_scale: scale,
             keep_data: opts.keep_data.clone(),
+            progress: opts.progress,
         },
     )
     .map_err(RunError::Backend)?;

@@ -46,7 +46,7 @@ use crate::scenario::{BlockSize, Policy, Role, Scenario, Stop};
 use crate::units::{Bytes, Rate, SimDuration, SimTime};
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -326,6 +326,8 @@ pub struct SwarmOptions {
     /// Keep the payload and every peer's download here (`payload.bin`,
     /// `peer-<i>/payload.bin`) instead of a temporary folder removed afterwards.
     pub keep_data: Option<PathBuf>,
+    /// Show a progress line on stderr (only when it is a terminal).
+    pub progress: bool,
 }
 
 /// A finished tcp run.
@@ -422,7 +424,19 @@ pub fn run_scenario(
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let local = tokio::task::LocalSet::new();
-    let r = rt.block_on(local.run_until(drive(scenario, seed, clock_scale, &meta, &payload, &dir)));
+    let progress = opts.progress && std::io::stderr().is_terminal();
+    let r = rt.block_on(local.run_until(drive(
+        scenario,
+        seed,
+        clock_scale,
+        &meta,
+        &payload,
+        &dir,
+        progress,
+    )));
+    if progress {
+        eprintln!();
+    }
     tracker_stop.store(true, Ordering::Relaxed);
     let _ = tracker_thread.join();
     r
@@ -467,6 +481,7 @@ async fn drive(
     meta: &Metainfo,
     payload: &Path,
     dir: &Path,
+    progress: bool,
 ) -> Result<SwarmRun, String> {
     let started = Instant::now();
     let members = draw_population(scenario, seed);
@@ -570,6 +585,13 @@ async fn drive(
             }
             _ = tick.tick() => {
                 let now = clock.now();
+                if progress {
+                    eprint!(
+                        "\r  t = {:>9.1} s   {done:>6}/{leechers} leechers done",
+                        now.as_secs_f64()
+                    );
+                    let _ = std::io::stderr().flush();
+                }
                 // The wall-clock limit only once everyone has joined: a seed may be due
                 // later in the scenario.
                 let all_joined = members.iter().all(|m| m.join <= now);
