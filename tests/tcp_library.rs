@@ -25,6 +25,7 @@ fn config(role: Role) -> SessionConfig {
         download: None,
         keep_serving: false,
         progress: false,
+        swarm: None,
     }
 }
 

@@ -39,6 +39,10 @@ enum Command {
         /// Skip drawing plots.
         #[arg(long)]
         no_plots: bool,
+        /// tcp only: run X times faster than scenario time (capacities ×X, durations
+        /// ÷X; results in scenario time). Default: chosen so the run takes about 30 s.
+        #[arg(long, value_name = "X")]
+        time_scale: Option<f64>,
     },
     /// Validate scenario files without running them.
     Check {
@@ -95,7 +99,8 @@ pub fn main() -> i32 {
             out,
             backend,
             no_plots,
-        } => cmd_run(&scenario, seed, out, &backend, !no_plots),
+            time_scale,
+        } => cmd_run(&scenario, seed, out, &backend, !no_plots, time_scale),
         Command::Check { scenarios } => cmd_check(&scenarios),
         Command::Bound { scenario, seed } => cmd_bound(&scenario, seed),
         Command::Plot { run_dir, out } => cmd_plot(&run_dir, out),
@@ -139,17 +144,28 @@ fn cmd_run(
     out: Option<PathBuf>,
     backend: &str,
     plots: bool,
+    time_scale: Option<f64>,
 ) -> i32 {
     let scenario = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if backend != "sim" {
+    if backend != "sim" && backend != "tcp" {
         eprintln!(
-            "{}: --backend {backend}: only \"sim\" is available in this build",
+            "{}: --backend {backend}: not a backend (sim or tcp)",
             path.display()
         );
         return 2;
+    }
+    if let Some(x) = time_scale {
+        if backend != "tcp" {
+            eprintln!("--time-scale applies to --backend tcp only");
+            return 2;
+        }
+        if !(x.is_finite() && x >= 1e-3) {
+            eprintln!("--time-scale {x}: must be a number of at least 0.001");
+            return 2;
+        }
     }
     if scenario.sweep.is_some() {
         eprintln!(
@@ -157,6 +173,12 @@ fn cmd_run(
             path.display(),
             path.display()
         );
+        return 2;
+    }
+    if backend == "tcp"
+        && let Err(e) = crate::tcp::swarm::check(&scenario)
+    {
+        eprintln!("{}: {e}", path.display());
         return 2;
     }
     let seed = seed.unwrap_or(scenario.run.seed);
@@ -171,6 +193,9 @@ fn cmd_run(
         scenario.peer_count(),
         folder.display()
     );
+    if backend == "tcp" {
+        return cmd_run_tcp(&scenario, seed, &folder, plots, time_scale);
+    }
     let mut progress = progress_line();
     let report = run::run_to_folder(&scenario, seed, &folder, plots, &mut progress);
     if std::io::stderr().is_terminal() {
@@ -178,6 +203,41 @@ fn cmd_run(
     }
     match report {
         Ok(report) => {
+            print_summary(&report);
+            0
+        }
+        Err(e) => {
+            eprintln!("swarmlab: {e}");
+            1
+        }
+    }
+}
+
+/// `run --backend tcp` (the scenario passed `tcp::swarm::check`): pick the time scale,
+/// run, print the summary.
+fn cmd_run_tcp(
+    scenario: &Scenario,
+    seed: u64,
+    folder: &Path,
+    plots: bool,
+    time_scale: Option<f64>,
+) -> i32 {
+    let scale = time_scale.unwrap_or_else(|| run::auto_time_scale(scenario, seed));
+    eprintln!(
+        "  over tcp on 127.0.0.1, {scale:.3} times faster than scenario time{} (results in scenario seconds)",
+        if time_scale.is_none() {
+            " (chosen; set with --time-scale)"
+        } else {
+            ""
+        }
+    );
+    let opts = run::TcpOptions {
+        time_scale: Some(scale),
+        keep_data: None,
+        progress: true,
+    };
+    match run::run_tcp_to_folder(scenario, seed, folder, plots, &opts) {
+        Ok((report, _)) => {
             print_summary(&report);
             0
         }

@@ -215,6 +215,7 @@ fn run_seed(args: &SeedArgs) -> Result<(), Failure> {
         download: None,
         keep_serving: true,
         progress: false,
+        swarm: None,
     };
     session::run(meta, storage, cfg).map_err(runtime)?;
     Ok(())
@@ -251,6 +252,7 @@ fn run_get(args: &GetArgs) -> Result<(), Failure> {
         download,
         keep_serving: args.seed_after,
         progress: true,
+        swarm: None,
     };
     let s = session::run(meta, storage, cfg).map_err(runtime)?;
     // A download that was already complete never reached the session's summary.

@@ -11,6 +11,7 @@ pub mod geometry;
 pub mod message;
 pub mod peer;
 pub mod picker;
+pub mod population;
 pub mod random;
 pub mod rate;
 pub mod tracker;

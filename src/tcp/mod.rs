@@ -15,7 +15,9 @@
 //!   [`core::Tracker`](crate::core::Tracker), and the announce client;
 //! * [`session`] — the event loop: one tokio task per connection for framing, one peer
 //!   loop owning the core peer and the storage, mapping the core's outputs to sockets,
-//!   files and tracker announces.
+//!   files and tracker announces;
+//! * [`swarm`] — a whole scenario on loopback (`run --backend tcp`): a tracker and a
+//!   session per drawn peer in one runtime, reporting to one metrics recorder.
 //!
 //! The codec and storage layers hold no session logic: which piece to fetch, whom to
 //! unchoke, when to give up on a peer is `core`'s business.
@@ -25,5 +27,6 @@ pub mod metainfo;
 pub mod rate_limit;
 pub mod session;
 pub mod storage;
+pub mod swarm;
 pub mod tracker_http;
 pub mod wire;

@@ -23,6 +23,13 @@
 //! (behind a mutex, on the same thread) so a task waits for tokens before it writes a
 //! block or after it reads bytes; TCP's own flow control then slows the sender.
 //!
+//! A session may also be one member of a laboratory swarm (`swarmlab run --backend
+//! tcp`, see [`super::swarm`]): given a [`SwarmMember`], it takes its capacities, policy,
+//! neighbour limits and random stream from the scenario's drawn member, runs on the
+//! swarm's shared (possibly sped-up) clock, delays every incoming message by the link's
+//! one-way latency, reports what happens to the swarm's observer, and leaves when its
+//! linger or abort time comes or the run stops.
+//!
 //! Every dropped connection is logged with its reason when logging is on
 //! ([`set_verbose`] or the `SWARMLAB_VERBOSE` environment variable); otherwise a session
 //! prints nothing but its progress bar and summary.
@@ -30,12 +37,15 @@
 use super::metainfo::Metainfo;
 use super::rate_limit::TokenBucket;
 use super::storage::{OpenMode, Storage};
+use super::swarm::{Observation, Observed, SwarmMember, index_of_peer_id, swarm_peer_id};
 use super::tracker_http::{self, AnnounceRequest};
 use super::wire::{self, HANDSHAKE_LEN, Handshake, WireMessage};
+use crate::core::population::streams;
 use crate::core::{
     AnnounceEvent, Bitfield, BlockRef, ConnId, Dice, Geometry, Message, Output, Peer, PeerConfig,
     PeerId,
 };
+use crate::metrics::LeaveReason;
 use crate::scenario::{Policy, Role};
 use crate::units::{Bytes, SimDuration, SimTime};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -61,6 +71,17 @@ pub const CONNECTION_MARGIN: usize = 5;
 /// Requests remembered per connection (the core keeps a few in flight; cancelled ones
 /// linger here until they arrive or are pushed out).
 const MAX_ASKED: usize = 1024;
+/// Two connections to one peer whose handshakes complete within this of each other are
+/// crossed dials (both ends dialled); see `Host::handle_event`.
+const CROSSED_DIAL_WINDOW: Duration = Duration::from_secs(2);
+/// The core's id of swarm member `index`: apart from the odd and even ids given to
+/// addresses and inbound connections of other peers.
+fn member_peer_id(index: u32) -> PeerId {
+    PeerId((1 << 40) | u64::from(index))
+}
+
+/// Half of tokio's timer resolution (1 ms).
+const TIMER_HALF_TICK: Duration = Duration::from_micros(500);
 /// Request block size.
 const BLOCK: u32 = wire::BLOCK_SIZE;
 
@@ -104,6 +125,9 @@ pub struct SessionConfig {
     pub keep_serving: bool,
     /// Show a progress bar (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// Set when the session is one peer of a laboratory swarm: then its rates, policy,
+    /// clock and departure come from here (and `upload`/`download` are ignored).
+    pub swarm: Option<SwarmMember>,
 }
 
 /// What a finished session did.
@@ -206,21 +230,49 @@ pub fn run(meta: Metainfo, storage: Storage, cfg: SessionConfig) -> Result<Summa
     rt.block_on(run_async(meta, storage, cfg))
 }
 
-/// Microseconds since the session started: the core's clock.
+/// [`run`] inside an existing tokio runtime (a swarm runs all its members in one).
+pub async fn run_async(
+    meta: Metainfo,
+    storage: Storage,
+    cfg: SessionConfig,
+) -> Result<Summary, String> {
+    run_session(meta, storage, cfg).await
+}
+
+/// The core's clock: microseconds since `origin` (the session's start, or the swarm's),
+/// times `scale` (1 in real time; X when a swarm runs X times faster than scenario time,
+/// so that the core's timers and rate estimates stay in scenario units).
 #[derive(Clone, Copy, Debug)]
-struct Clock(Instant);
+pub struct Clock {
+    pub(crate) origin: Instant,
+    pub(crate) scale: f64,
+}
 
 impl Clock {
-    fn now(&self) -> SimTime {
-        SimTime(self.micros())
+    /// A real-time clock starting now.
+    fn real() -> Clock {
+        Clock {
+            origin: Instant::now(),
+            scale: 1.0,
+        }
     }
+    /// The core's (scenario) time now.
+    pub(crate) fn now(&self) -> SimTime {
+        SimTime((self.micros() as f64 * self.scale) as u64)
+    }
+    /// Wall-clock microseconds since the origin (token buckets run on these).
     fn micros(&self) -> u64 {
-        u64::try_from(self.0.elapsed().as_micros()).unwrap_or(u64::MAX)
+        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+    /// A scenario duration in wall-clock time.
+    pub(crate) fn wall(&self, d: SimDuration) -> Duration {
+        Duration::from_micros((d.0 as f64 / self.scale) as u64)
     }
     /// The instant of a core time, capped an hour ahead (`NEVER` must not overflow).
-    fn instant(&self, t: SimTime) -> tokio::time::Instant {
+    pub(crate) fn instant(&self, t: SimTime) -> tokio::time::Instant {
+        let wall = (t.0 as f64 / self.scale) as u64;
         let cap = self.micros().saturating_add(3_600_000_000);
-        tokio::time::Instant::from_std(self.0 + Duration::from_micros(t.0.min(cap)))
+        tokio::time::Instant::from_std(self.origin + Duration::from_micros(wall.min(cap)))
     }
 }
 
@@ -232,6 +284,9 @@ struct Shared {
     upload: Mutex<TokenBucket>,
     download: Mutex<TokenBucket>,
     decoder: wire::Decoder,
+    /// In a swarm: this peer's one-way latency (scenario time) and every member's, by
+    /// index, to delay incoming messages by the link latency (the sum of both ends').
+    latency: Option<(SimDuration, Arc<Vec<SimDuration>>)>,
 }
 
 /// Peer loop → connection task.
@@ -343,6 +398,36 @@ async fn drive(
         return Err("connected to ourselves".into());
     }
     buf.clear();
+    // A swarm member delays what it receives by the link latency (scaled to wall time):
+    // a delay line task holds each message until its arrival time, in order.
+    let delayed = match &sh.latency {
+        Some((own, all)) => {
+            let remote = index_of_peer_id(&hs.peer_id)
+                .and_then(|i| all.get(i as usize).copied())
+                .unwrap_or(SimDuration::ZERO);
+            let delay = sh.clock.wall(*own + remote);
+            (!delay.is_zero()).then(|| {
+                let (dtx, mut drx) =
+                    mpsc::unbounded_channel::<(tokio::time::Instant, WireMessage)>();
+                let events = events.clone();
+                tokio::spawn(async move {
+                    while let Some((at, msg)) = drx.recv().await {
+                        // Tokio's timers fire on the first millisecond tick at or after
+                        // the deadline; aiming half a tick early makes the delay right on
+                        // average instead of half a millisecond long (which, sped up X
+                        // times, is X/2 ms of scenario latency).
+                        let early = at.checked_sub(TIMER_HALF_TICK).unwrap_or(at);
+                        tokio::time::sleep_until(early).await;
+                        if events.send(Event::Msg { token, msg }).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                (dtx, delay)
+            })
+        }
+        None => None,
+    };
     let (tx, mut rx) = mpsc::unbounded_channel();
     events
         .send(Event::Up {
@@ -353,16 +438,19 @@ async fn drive(
         .await
         .map_err(|_| "session ended".to_string())?;
 
-    let limit_down = !sh
-        .download
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .is_unlimited();
+    let (limit_down, read_max) = {
+        let bucket = sh.download.lock().unwrap_or_else(|e| e.into_inner());
+        // A limited read takes at most half the bucket: a read that needs the whole
+        // bucket waits for it to be full, and the tokens of a late wake-up are lost.
+        let half = usize::try_from(bucket.burst() / 2).unwrap_or(usize::MAX);
+        (!bucket.is_unlimited(), scratch.len().min(half.max(1)))
+    };
+    let read_max = if limit_down { read_max } else { scratch.len() };
     // Reading and writing run side by side, so a block waiting for upload tokens (or a
     // slow write) never stops us reading; whichever ends first ends the connection.
     let reading = async {
         loop {
-            let n = tokio::time::timeout(IDLE_TIMEOUT, rd.read(&mut scratch))
+            let n = tokio::time::timeout(IDLE_TIMEOUT, rd.read(&mut scratch[..read_max]))
                 .await
                 .map_err(|_| format!("silent for {IDLE_TIMEOUT:?}"))?
                 .map_err(io)?;
@@ -380,32 +468,49 @@ async fn drive(
                 .decode(&mut buf)
                 .map_err(|e| format!("bad message: {e}"))?
             {
-                events
-                    .send(Event::Msg { token, msg })
-                    .await
-                    .map_err(|_| "session ended".to_string())?;
+                match &delayed {
+                    Some((dtx, delay)) => dtx
+                        .send((tokio::time::Instant::now() + *delay, msg))
+                        .map_err(|_| "session ended".to_string())?,
+                    None => events
+                        .send(Event::Msg { token, msg })
+                        .await
+                        .map_err(|_| "session ended".to_string())?,
+                }
             }
         }
     };
     let writing = async {
+        // Blocks wait here for upload tokens while control messages (requests, haves,
+        // chokes) go out at once: a request must not wait behind a block we are slow to
+        // send (in the simulator, control messages do not queue behind data either).
+        let mut pieces: VecDeque<(BlockRef, Vec<u8>)> = VecDeque::new();
         loop {
-            let cmd = match tokio::time::timeout(KEEPALIVE_INTERVAL, rx.recv()).await {
-                Err(_) => {
-                    wr.write_all(&[0, 0, 0, 0]).await.map_err(io)?;
-                    continue;
+            let front_len = pieces.front().map(|(_, b)| b.len() as u64);
+            let tokens = async move {
+                match front_len {
+                    Some(n) => throttle(&sh.upload, sh.clock, n).await,
+                    None => std::future::pending::<()>().await,
                 }
-                Ok(None) => return Ok::<String, String>("closed by us".into()),
-                Ok(Some(cmd)) => cmd,
             };
-            match cmd {
-                Cmd::Send(bytes) => wr.write_all(&bytes).await.map_err(io)?,
-                Cmd::Piece { block, bytes } => {
-                    throttle(&sh.upload, sh.clock, bytes.len() as u64).await;
-                    wr.write_all(&bytes).await.map_err(io)?;
-                    events
-                        .send(Event::Sent { token, block })
-                        .await
-                        .map_err(|_| "session ended".to_string())?;
+            tokio::select! {
+                biased;
+                cmd = tokio::time::timeout(KEEPALIVE_INTERVAL, rx.recv()) => match cmd {
+                    Err(_) => wr.write_all(&[0, 0, 0, 0]).await.map_err(io)?,
+                    Ok(None) => return Ok::<String, String>("closed by us".into()),
+                    Ok(Some(Cmd::Send(bytes))) => wr.write_all(&bytes).await.map_err(io)?,
+                    Ok(Some(Cmd::Piece { block, bytes })) => pieces.push_back((block, bytes)),
+                },
+                () = tokens => {
+                    // `throttle` took the tokens only as it completed: a cancelled wait
+                    // (a control message came first) took none.
+                    if let Some((block, bytes)) = pieces.pop_front() {
+                        wr.write_all(&bytes).await.map_err(io)?;
+                        events
+                            .send(Event::Sent { token, block })
+                            .await
+                            .map_err(|_| "session ended".to_string())?;
+                    }
                 }
             }
         }
@@ -433,6 +538,10 @@ struct HostConn {
     asked: VecDeque<BlockRef>,
     /// The pieces it announced (by bitfield or `have`), once it announced any.
     remote: Option<Bitfield>,
+    /// In a swarm: its index in the run (from its peer id).
+    remote_index: Option<u32>,
+    /// When its handshake completed.
+    up_at: Option<Instant>,
 }
 
 /// The peer loop's state.
@@ -464,6 +573,12 @@ struct Host {
     pieces_at_start: u32,
     /// Whether to print the summary line on completion (a leecher).
     print_summary: bool,
+    /// Peers asked of the tracker per announce.
+    numwant: u32,
+    /// In a swarm: this member, whom observations go to.
+    member: Option<SwarmMember>,
+    /// When the core completed (a seed: when it started).
+    completed_at: Option<SimTime>,
 }
 
 /// A random 20-byte peer id, `-SL0100-` and 12 printable characters.
@@ -485,12 +600,12 @@ fn entropy() -> u64 {
     crate::core::random::splitmix64(&mut s)
 }
 
-async fn run_async(
+async fn run_session(
     meta: Metainfo,
     storage: Storage,
     cfg: SessionConfig,
 ) -> Result<Summary, String> {
-    let clock = Clock(Instant::now());
+    let clock = cfg.swarm.as_ref().map_or_else(Clock::real, |m| m.clock);
     let listener = TcpListener::bind(cfg.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
@@ -499,6 +614,14 @@ async fn run_async(
         .map_err(|e| format!("listener: {e}"))?
         .port();
     let seed = entropy();
+    let member = cfg.swarm.clone();
+    if let Some(m) = &member {
+        // Other members map the tracker's addresses back to member indices by port.
+        m.ports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(port, m.info.peer);
+    }
     let pieces = storage.num_pieces();
     let mut have = Bitfield::new(pieces);
     for (i, ok) in storage.verified().iter().enumerate() {
@@ -517,14 +640,13 @@ async fn run_async(
         Bytes(meta.info.piece_length),
         Bytes(u64::from(BLOCK)),
     );
-    let max_neighbours = 50;
-    let peer_cfg = PeerConfig {
+    let mut peer_cfg = PeerConfig {
         id: PeerId(u64::MAX),
         geometry,
         policy: Policy::default(),
         role: cfg.role,
         min_neighbours: 20,
-        max_neighbours,
+        max_neighbours: 50,
         // The core has no input for the tracker's interval; a minute keeps us on the
         // list of any tracker asking for two minutes or more.
         announce_interval: SimDuration::from_secs(60),
@@ -533,25 +655,56 @@ async fn run_async(
             .upload
             .map(|bytes_per_sec| crate::units::Rate(bytes_per_sec * 8)),
     };
-    let core = Peer::new(peer_cfg, have, Dice::new(seed, 1));
+    // A swarm member draws from the same random stream as its simulated twin.
+    let mut dice = Dice::new(seed, 1);
+    let mut peer_id = make_peer_id(seed);
+    let mut numwant = tracker_http::PEERS_PER_ANNOUNCE;
+    let (mut upload, mut download, mut burst_of) = (
+        cfg.upload,
+        cfg.download,
+        // A quarter of a second of traffic (at least a block) for interactive use.
+        (|r: u64| (r / 4).max(u64::from(BLOCK) + 13)) as fn(u64) -> u64,
+    );
+    if let Some(m) = &member {
+        peer_cfg.policy = m.policy.clone();
+        peer_cfg.role = m.info.role;
+        peer_cfg.min_neighbours = m.min_neighbours;
+        peer_cfg.max_neighbours = m.max_neighbours;
+        peer_cfg.announce_interval = m.announce_interval;
+        dice = Dice::new(m.run_seed, streams::PEER_BASE + u64::from(m.info.peer));
+        peer_id = swarm_peer_id(m.info.peer);
+        peer_cfg.id = member_peer_id(m.info.peer);
+        numwant = m.peers_per_announce;
+        // Capacities are bit/s of scenario time; the buckets run on wall time.
+        let wall_rate = |r: crate::units::Rate| ((r.0 as f64 / 8.0) * clock.scale).max(1.0) as u64;
+        upload = Some(wall_rate(m.info.upload));
+        download = Some(wall_rate(m.info.download));
+        // The simulator has no burst, so keep it small: two blocks (with headers). Not
+        // one: a sender waits for a full block's tokens and wakes up to a timer tick
+        // late, and with a one-block bucket the tokens of that lateness would be lost
+        // (measured: ~5-10 % of a fast seed's rate at 16 ms per block).
+        burst_of = |_| 2 * (u64::from(BLOCK) + 13);
+    }
+    let max_neighbours = peer_cfg.max_neighbours;
+    let core = Peer::new(peer_cfg, have, dice);
     // Every neighbour may be sending us a different piece (and two in endgame).
     let storage = storage.with_max_partial_pieces(2 * max_neighbours as usize);
-    let burst = |r: u64| r.max(u64::from(BLOCK) + 13);
     let shared = Arc::new(Shared {
         info_hash: meta.info_hash,
-        peer_id: make_peer_id(seed),
+        peer_id,
         clock,
         upload: Mutex::new(TokenBucket::from_rate(
-            cfg.upload,
-            burst(cfg.upload.unwrap_or(0) / 4),
+            upload,
+            burst_of(upload.unwrap_or(0)),
         )),
         download: Mutex::new(TokenBucket::from_rate(
-            cfg.download,
-            burst(cfg.download.unwrap_or(0) / 4),
+            download,
+            burst_of(download.unwrap_or(0)),
         )),
         decoder: wire::Decoder::for_torrent(pieces, BLOCK),
+        latency: member.as_ref().map(|m| (m.latency, m.latencies.clone())),
     });
-    let progress = if cfg.progress && std::io::stderr().is_terminal() {
+    let progress = if cfg.progress && member.is_none() && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(total);
         if let Ok(style) = ProgressStyle::with_template(
             "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg} ETA {eta}",
@@ -585,7 +738,10 @@ async fn run_async(
         by_remote_id: HashMap::new(),
         written: BTreeSet::new(),
         pieces_at_start,
-        print_summary: cfg.role != Role::Seed,
+        print_summary: cfg.role != Role::Seed && member.is_none(),
+        numwant,
+        member,
+        completed_at: None,
     };
     logf!(
         "listening on port {port}, peer id {}, {pieces_at_start}/{pieces} pieces",
@@ -597,7 +753,18 @@ async fn run_async(
             "swarmlab: warning: the torrent names no http:// tracker; only incoming connections will find us"
         );
     }
-    let finished = |h: &Host| h.core.is_complete() && !cfg.keep_serving && cfg.role != Role::Seed;
+    // A swarm member stays until it leaves (linger, abort) or the run stops.
+    let keep_serving = cfg.keep_serving || host.member.is_some();
+    let finished = |h: &Host| h.core.is_complete() && !keep_serving && cfg.role != Role::Seed;
+    let mut stop = host.member.as_ref().map(|m| m.stop.clone());
+    if let Some(m) = &host.member {
+        host.observe(Observed::Joined(m.info.clone()));
+        if m.info.role == Role::Seed {
+            host.completed_at = Some(clock.now());
+        }
+    }
+    // Why a swarm member left on its own (none when the run stopped it).
+    let mut left: Option<LeaveReason> = None;
     if !finished(&host) {
         host.core.start(clock.now());
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -606,8 +773,27 @@ async fn run_async(
             if host.completed && finished(&host) {
                 break;
             }
+            if stop.as_ref().is_some_and(|s| *s.borrow()) {
+                break;
+            }
             let deadline = clock.instant(host.core.poll_timeout());
+            let leave = host.leave_at();
+            let leave_deadline = clock.instant(leave.map_or(SimTime::NEVER, |(t, _)| t));
+            let stopped = async {
+                match stop.as_mut() {
+                    // A dropped sender stops the run too.
+                    Some(s) => {
+                        let _ = s.changed().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
             tokio::select! {
+                _ = stopped => {}
+                _ = tokio::time::sleep_until(leave_deadline), if leave.is_some() => {
+                    left = leave.map(|(_, why)| why);
+                    break;
+                }
                 ev = inbox.recv() => {
                     if let Some(ev) = ev {
                         host.handle_event(ev);
@@ -629,6 +815,11 @@ async fn run_async(
         }
     }
     host.progress.finish_and_clear();
+    if let Some(why) = left {
+        let now = clock.now();
+        host.core.stop(now);
+        host.observe(Observed::Left(why));
+    }
     // Tell the tracker we leave (if we ever joined); a slow tracker must not hold the
     // exit up.
     let joined = host.core.uploaded() + host.core.downloaded() > 0 || host.completed;
@@ -649,6 +840,28 @@ impl Host {
         self.clock.now()
     }
 
+    /// Reports to the swarm's observer (a no-op outside a swarm).
+    fn observe(&self, what: Observed) {
+        if let Some(m) = &self.member {
+            // The run may have ended and dropped its receiver: nothing to tell then.
+            let _ = m.observe.send(Observation {
+                at: self.now(),
+                peer: m.info.peer,
+                what,
+            });
+        }
+    }
+
+    /// When a swarm member leaves on its own, and why: its linger after completing (a
+    /// seed's from its start), or its abort time while incomplete.
+    fn leave_at(&self) -> Option<(SimTime, LeaveReason)> {
+        let m = self.member.as_ref()?;
+        match self.completed_at {
+            Some(done) => m.linger.map(|d| (done + d, LeaveReason::Lingered)),
+            None => m.abort_at.map(|t| (t, LeaveReason::Aborted)),
+        }
+    }
+
     fn summary(&self) -> Summary {
         Summary {
             downloaded: self.core.downloaded(),
@@ -656,7 +869,7 @@ impl Host {
             total: self.meta.info.total_length(),
             pieces_at_start: self.pieces_at_start,
             pieces: self.storage.num_pieces(),
-            elapsed: self.clock.0.elapsed(),
+            elapsed: self.clock.origin.elapsed(),
         }
     }
 
@@ -678,6 +891,8 @@ impl Host {
                 remote: None,
                 asked: VecDeque::new(),
                 remote_id: None,
+                remote_index: None,
+                up_at: None,
             },
         );
         let target = dial.map(|_| addr);
@@ -733,9 +948,17 @@ impl Host {
                 let Some(c) = self.conns.get_mut(&token) else {
                     return;
                 };
-                let (peer, outbound) = match c.dial {
-                    Some(p) => (p, true),
-                    None => {
+                let member_id = self
+                    .member
+                    .as_ref()
+                    .and(index_of_peer_id(&remote_id))
+                    .map(member_peer_id);
+                let (peer, outbound) = match (c.dial, member_id) {
+                    (Some(p), _) => (p, true),
+                    // A swarm member is known by its index whichever way it connected,
+                    // as in the simulator, so the core knows whom it is connected to.
+                    (None, Some(id)) => (id, false),
+                    (None, None) => {
                         self.next_peer += 1;
                         (PeerId(self.next_peer << 1), false)
                     }
@@ -748,13 +971,39 @@ impl Host {
                 );
                 c.tx = Some(tx);
                 c.remote_id = Some(remote_id);
-                if self.by_remote_id.contains_key(&remote_id) {
-                    c.dial = None;
-                    if outbound {
-                        self.core.handle_connect_failed(now, peer);
-                    }
-                    return self.drop_conn(token, "a second connection to the same peer");
+                if self.member.is_some() {
+                    c.remote_index = index_of_peer_id(&remote_id);
                 }
+                c.up_at = Some(Instant::now());
+                if let Some(&old) = self.by_remote_id.get(&remote_id) {
+                    // Two peers that dial each other at once each see the other's
+                    // connection second; dropping the second at both ends would kill
+                    // both. Both ends keep the one dialled by the smaller peer id. A
+                    // connection up for longer than the window is kept whatever comes.
+                    let (old_outbound, old_young) =
+                        self.conns.get(&old).map_or((false, false), |o| {
+                            (
+                                o.dial.is_some(),
+                                o.up_at.is_some_and(|t| t.elapsed() < CROSSED_DIAL_WINDOW),
+                            )
+                        });
+                    let ours_wins = self.shared.peer_id < remote_id;
+                    let keep_new = old_outbound != outbound && old_young && outbound == ours_wins;
+                    if keep_new {
+                        self.drop_conn(old, "crossed dials: both ends keep the other connection");
+                    } else {
+                        if let Some(c) = self.conns.get_mut(&token) {
+                            c.dial = None;
+                        }
+                        if outbound {
+                            self.core.handle_connect_failed(now, peer);
+                        }
+                        return self.drop_conn(token, "a second connection to the same peer");
+                    }
+                }
+                let Some(c) = self.conns.get_mut(&token) else {
+                    return;
+                };
                 self.by_remote_id.insert(remote_id, token);
                 match self.core.handle_connected(now, peer, outbound) {
                     Some(cid) => {
@@ -772,7 +1021,23 @@ impl Host {
             }
             Event::Msg { token, msg } => self.on_message(token, msg),
             Event::Sent { token, block } => {
-                if let Some(cid) = self.conns.get(&token).and_then(|c| c.core) {
+                if let Some(c) = self.conns.get(&token)
+                    && let Some(cid) = c.core
+                {
+                    // A swarm's upload utilisation: the block occupied our upload link
+                    // at its capacity for its length, ending now (the token bucket
+                    // spaces blocks so).
+                    if let (Some(m), Some(to)) = (&self.member, c.remote_index) {
+                        let rate = m.info.upload;
+                        if let Some(us) = (u64::from(block.len) * 8 * 1_000_000).checked_div(rate.0)
+                        {
+                            self.observe(Observed::Flow {
+                                to,
+                                start: SimTime(now.0.saturating_sub(us)),
+                                rate,
+                            });
+                        }
+                    }
                     self.core.handle_block_sent(now, cid, block);
                 }
             }
@@ -781,8 +1046,21 @@ impl Host {
                 logf!("tracker: {} peers", resp.peers.len());
                 let mut ids = Vec::with_capacity(resp.peers.len());
                 for addr in resp.peers {
+                    let member = self.member.as_ref().and_then(|m| {
+                        m.ports
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get(&addr.port())
+                            .copied()
+                    });
                     let id = match self.peer_at.get(&addr) {
                         Some(id) => *id,
+                        None if member.is_some() => {
+                            let id = member_peer_id(member.unwrap_or_default());
+                            self.peer_at.insert(addr, id);
+                            self.addr_of.insert(id, addr);
+                            id
+                        }
                         None => {
                             self.next_peer += 1;
                             // Odd ids for dialable addresses, even for inbound ones.
@@ -867,6 +1145,16 @@ impl Host {
                 // (the core then closes the connection, so the bytes are not needed).
                 if let Some(at) = c.asked.iter().position(|x| *x == b) {
                     c.asked.remove(at);
+                    if let (Some(m), Some(from)) = (&self.member, c.remote_index) {
+                        let _ = m.observe.send(Observation {
+                            at: now,
+                            peer: m.info.peer,
+                            what: Observed::Block {
+                                from,
+                                bytes: Bytes(u64::from(len)),
+                            },
+                        });
+                    }
                     // First copy wins: a later one (an endgame duplicate, or a block
                     // sent after our cancel) is one the core ignores and does not blame
                     // its sender for, so it must not replace bytes already buffered.
@@ -916,7 +1204,7 @@ impl Host {
             downloaded: self.core.downloaded(),
             left: self.left,
             event,
-            numwant: tracker_http::PEERS_PER_ANNOUNCE,
+            numwant: self.numwant,
         })
     }
 
@@ -1014,6 +1302,7 @@ impl Host {
                     self.written.retain(|(p, _)| *p != piece);
                     if ok {
                         logf!("piece {piece} verified ok");
+                        self.observe(Observed::Verified(piece));
                         let len = u64::from(self.storage.piece_len(piece).unwrap_or(0));
                         self.left = self.left.saturating_sub(len);
                         self.progress.inc(len);
@@ -1035,6 +1324,10 @@ impl Host {
                 Output::Completed => {
                     logf!("complete");
                     self.completed = true;
+                    if self.completed_at.is_none() {
+                        self.completed_at = Some(now);
+                        self.observe(Observed::Completed);
+                    }
                     self.progress.finish_and_clear();
                     if self.print_summary {
                         println!("{}", self.summary().line());
@@ -1060,7 +1353,7 @@ mod tests {
 
     #[test]
     fn never_is_an_hour_away_not_an_overflow() {
-        let clock = Clock(Instant::now());
+        let clock = Clock::real();
         let at = clock.instant(SimTime::NEVER);
         let ahead = at - tokio::time::Instant::now();
         assert!(ahead <= Duration::from_secs(3601));

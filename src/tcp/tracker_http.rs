@@ -343,9 +343,19 @@ impl TrackerServer {
     }
 
     /// Serves requests forever (until the process ends).
-    pub fn run(mut self) -> std::io::Result<()> {
-        loop {
-            let request = self.server.recv()?;
+    pub fn run(self) -> std::io::Result<()> {
+        self.run_until(&std::sync::atomic::AtomicBool::new(false))
+    }
+
+    /// Serves requests until `stop` becomes true (checked every 100 ms).
+    pub fn run_until(mut self, stop: &std::sync::atomic::AtomicBool) -> std::io::Result<()> {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let Some(request) = self
+                .server
+                .recv_timeout(std::time::Duration::from_millis(100))?
+            else {
+                continue;
+            };
             let remote = request
                 .remote_addr()
                 .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip());
@@ -363,6 +373,7 @@ impl TrackerServer {
             // A client that hung up does not stop the tracker.
             let _ = request.respond(response);
         }
+        Ok(())
     }
 }
 

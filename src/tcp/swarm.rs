@@ -1,0 +1,842 @@
+//! A whole scenario over real sockets on loopback: `swarmlab run SCENARIO --backend tcp`.
+//!
+//! One process, one tokio runtime (current-thread, with a `LocalSet`: the core is not
+//! `Send`), and in it:
+//!
+//! * an HTTP tracker ([`TrackerServer`], on its own thread, on a free 127.0.0.1 port);
+//! * a payload of deterministic pseudo-random bytes drawn from the run seed, written to a
+//!   temporary folder, and its torrent (the scenario's chunk size as piece length);
+//! * for every member of the drawn population ([`draw_population`], the very draw the
+//!   simulator makes for the same seed) a real session ([`session::run_async`]) with its
+//!   own listening socket, its own storage folder (seeds share the payload, read-only),
+//!   its upload and download capacities as token buckets, its one-way latency applied to
+//!   what it receives, and the same `core` peer, policy and random stream as in the
+//!   simulator. Members join at their drawn times and leave after their linger or at
+//!   their abort time;
+//! * one observer loop: every session reports to a channel ([`Observation`]), and the loop
+//!   feeds a single [`Recorder`], so the run writes the simulator's result files.
+//!
+//! # Time scale
+//!
+//! With `time_scale = X` the swarm runs X times faster than scenario time: capacities are
+//! multiplied by X and every duration (latencies, join, linger, abort, the core's timers:
+//! announce, rechoke, optimistic unchoke, rate windows) divided by X. This is done in one
+//! place: the core's clock reads wall time × X (see `session::Clock`), so the core and
+//! every report already speak scenario time. What does *not* scale is the machine: TCP's
+//! own behaviour, the kernel, hashing and the event loop's latency, which grow relative to
+//! scenario time as X grows; keep the swarm's aggregate wall-clock rate well below what
+//! the machine moves (see [`MAX_WALL_RATE`]).
+//!
+//! # Ending
+//!
+//! The run ends as the simulator's does: when every leecher completed or left
+//! (`stop = "all-complete"`), at the stop time, or when no block moved for an hour of
+//! scenario time (or, once every member has joined, for [`STALL_WALL`] of wall time,
+//! whichever comes first), or when every session has ended. Peers still
+//! present then are not reported as leaving (as in the simulator). A session that fails
+//! mid-run is reported as leaving then, aborted if it had not completed.
+
+use super::metainfo::{self, Metainfo};
+use super::session::{self, Clock, SessionConfig};
+use super::tracker_http::{TrackerConfig, TrackerServer};
+use crate::core::population::{Member, draw_population};
+use crate::core::{Bitfield, Dice};
+use crate::metrics::{LeaveReason, Observer, PeerIndex, PeerInfo, Recorder, RunResult};
+use crate::scenario::{BlockSize, Policy, Role, Scenario, Stop};
+use crate::units::{Bytes, Rate, SimDuration, SimTime};
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// The block size the wire protocol uses (16 KiB): the only one a tcp run supports.
+pub const TCP_BLOCK: u64 = super::wire::BLOCK_SIZE as u64;
+/// File descriptors a peer needs besides one per connection: its listener, its file,
+/// an announce in flight, and slack.
+pub const FDS_PER_PEER_EXTRA: u64 = super::session::CONNECTION_MARGIN as u64 + 4;
+/// File descriptors the process needs besides its peers (tracker, runtime, stdio).
+pub const FDS_BASE: u64 = 64;
+/// No block moving for this long (wall clock) stalls the run, whatever the time scale.
+pub const STALL_WALL: Duration = Duration::from_secs(60);
+/// No block moving for this long (scenario time) stalls the run, as in the simulator.
+pub const STALL_SCENARIO: SimDuration = SimDuration::from_secs(3600);
+/// The aggregate upload rate (bytes per wall-clock second) the automatic time scale
+/// aims below: loopback moves far more, but every byte is also copied, hashed and
+/// written by peers sharing one or two cores with everything else.
+pub const MAX_WALL_RATE: f64 = 20e6;
+/// Wall-clock seconds the automatic time scale aims a run's makespan at.
+pub const TARGET_WALL_S: f64 = 30.0;
+/// How long stopping sessions get to close before the run writes its files anyway.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// A scenario a tcp run cannot run, naming the scenario field at fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Infeasible {
+    /// The field, as in error messages about scenario files (`file.block_size`).
+    pub field: String,
+    /// Why, and what would run.
+    pub reason: String,
+}
+
+impl fmt::Display for Infeasible {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+/// The soft limit on open files of this process, from `/proc/self/limits`
+/// (`None` where that file is missing or says "unlimited").
+pub fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Memory available to new data, from `/proc/meminfo` (`None` where unknown).
+pub fn memory_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Checks, before anything starts, that `scenario` can run over tcp on this machine
+/// (see [`check_with`]).
+pub fn check(scenario: &Scenario) -> Result<(), Infeasible> {
+    check_with(scenario, open_files_limit(), memory_available())
+}
+
+/// Checks `scenario` against a file-descriptor limit and the memory available: no
+/// `[sweep]`, 16 KiB blocks, every peer's connections within the open-file limit, and
+/// every peer's copy of the payload (page cache in the temporary folder) within half
+/// the memory available.
+pub fn check_with(
+    scenario: &Scenario,
+    fd_limit: Option<u64>,
+    mem_available: Option<u64>,
+) -> Result<(), Infeasible> {
+    let bad = |field: &str, reason: String| {
+        Err(Infeasible {
+            field: field.to_string(),
+            reason,
+        })
+    };
+    if scenario.sweep.is_some() {
+        return bad(
+            "sweep",
+            "a tcp run runs one scenario; run the grid with `swarmlab batch` (sim), or pick one point".into(),
+        );
+    }
+    match scenario.file.block_size {
+        BlockSize::Chunk => {
+            return bad(
+                "file.block_size",
+                "\"chunk\" (one block per chunk) is the simulator's fast mode; tcp uses \"16 KiB\" blocks".into(),
+            );
+        }
+        BlockSize::Bytes(b) if b.0 != TCP_BLOCK => {
+            return bad(
+                "file.block_size",
+                format!("{} bytes: tcp uses 16 KiB (16384-byte) blocks", b.0),
+            );
+        }
+        BlockSize::Bytes(_) => {}
+    }
+    if scenario.file.chunk_size.0 > metainfo::MAX_PIECE_LENGTH {
+        return bad(
+            "file.chunk_size",
+            format!(
+                "{} bytes: a torrent's pieces are at most {} bytes",
+                scenario.file.chunk_size.0,
+                metainfo::MAX_PIECE_LENGTH
+            ),
+        );
+    }
+    let peers = scenario.peer_count();
+    let biggest = scenario
+        .groups
+        .iter()
+        .max_by_key(|g| g.count)
+        .map_or("count".to_string(), |g| format!("group.{}.count", g.name));
+    if let Some(limit) = fd_limit {
+        let neighbours = u64::from(scenario.tracker.max_neighbours).min(peers.saturating_sub(1));
+        let per_peer = neighbours + FDS_PER_PEER_EXTRA;
+        let need = peers * per_peer + FDS_BASE;
+        if need > limit {
+            let max = limit.saturating_sub(FDS_BASE) / per_peer;
+            return bad(
+                &biggest,
+                format!(
+                    "{peers} peers need about {need} open files (each up to {neighbours} connections \
+                     plus {FDS_PER_PEER_EXTRA}) but this process may open {limit} (ulimit -n): at \
+                     most {max} peers with tracker.max_neighbours = {}",
+                    scenario.tracker.max_neighbours
+                ),
+            );
+        }
+    }
+    if let Some(mem) = mem_available {
+        let size = scenario.file.size.0;
+        let copies = scenario
+            .groups
+            .iter()
+            .filter(|g| g.role != Role::Seed)
+            .map(|g| u64::from(g.count))
+            .sum::<u64>()
+            + 1;
+        let need = size.saturating_mul(copies);
+        if need > mem / 2 {
+            let max = (mem / 2 / size.max(1)).saturating_sub(1);
+            return bad(
+                &biggest,
+                format!(
+                    "{copies} copies of the {} MiB payload ({} MiB) exceed half the memory \
+                     available ({} MiB): at most {max} leechers of this file.size",
+                    size >> 20,
+                    need >> 20,
+                    mem >> 20
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What a session needs when it is one member of a swarm (see the module doc).
+#[derive(Clone, Debug)]
+pub struct SwarmMember {
+    /// Its index, group, role and capacities (scenario units).
+    pub info: PeerInfo,
+    /// The run seed: the core draws from the simulator's stream for this peer.
+    pub run_seed: u64,
+    /// Its group's policy.
+    pub policy: Policy,
+    /// Re-announce below this many connections.
+    pub min_neighbours: u32,
+    /// Connections it keeps at most.
+    pub max_neighbours: u32,
+    /// Regular announce interval (scenario time).
+    pub announce_interval: SimDuration,
+    /// Peers asked of the tracker per announce.
+    pub peers_per_announce: u32,
+    /// The swarm's clock.
+    pub clock: Clock,
+    /// Its one-way access latency (scenario time).
+    pub latency: SimDuration,
+    /// Every member's latency, by index (a link's latency is the sum of both ends').
+    pub latencies: Arc<Vec<SimDuration>>,
+    /// How long it stays once complete (`None`: until the run ends).
+    pub linger: Option<SimDuration>,
+    /// When it gives up if still incomplete.
+    pub abort_at: Option<SimTime>,
+    /// Where its observations go.
+    pub observe: mpsc::UnboundedSender<Observation>,
+    /// Becomes true when the run ends.
+    pub stop: watch::Receiver<bool>,
+    /// Listening port → member index, filled in by each member as it binds (all listen
+    /// on 127.0.0.1), so a tracker's address maps to the member, as in the simulator.
+    pub ports: Arc<Mutex<HashMap<u16, u32>>>,
+}
+
+/// One thing a member reports, at a time of the swarm's clock (scenario time).
+#[derive(Clone, Debug)]
+pub struct Observation {
+    /// When.
+    pub at: SimTime,
+    /// Who.
+    pub peer: PeerIndex,
+    /// What.
+    pub what: Observed,
+}
+
+/// What a member reports (the [`Observer`] calls, made by one loop).
+#[derive(Clone, Debug)]
+pub enum Observed {
+    /// It joined.
+    Joined(PeerInfo),
+    /// It verified a piece.
+    Verified(u32),
+    /// It completed the file.
+    Completed,
+    /// It left on its own.
+    Left(LeaveReason),
+    /// It sent a block to `to`, at its upload capacity `rate` from `start` until now.
+    Flow {
+        /// The receiver.
+        to: PeerIndex,
+        /// When the block started leaving.
+        start: SimTime,
+        /// Its upload capacity.
+        rate: Rate,
+    },
+    /// It received a requested block from `from`.
+    Block {
+        /// The sender.
+        from: PeerIndex,
+        /// Block length.
+        bytes: Bytes,
+    },
+    /// Its session ended (reported by the swarm, not the session), with its error.
+    Ended(Option<String>),
+}
+
+/// The peer id of swarm member `index`: `-SL0100-` and 12 decimal digits, so a
+/// receiver knows which member a connection is from.
+pub fn swarm_peer_id(index: u32) -> [u8; 20] {
+    let mut id = *b"-SL0100-000000000000";
+    let digits = format!("{index:012}");
+    id[8..].copy_from_slice(digits.as_bytes());
+    id
+}
+
+/// The member index in a [`swarm_peer_id`] (`None` for any other peer id).
+pub fn index_of_peer_id(id: &[u8; 20]) -> Option<u32> {
+    let digits = id.strip_prefix(b"-SL0100-")?;
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// How a tcp run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwarmEnding {
+    /// Every leecher completed or left.
+    AllComplete,
+    /// The scenario's stop time came.
+    TimeLimit,
+    /// No block moved for [`STALL_SCENARIO`] or [`STALL_WALL`].
+    Stalled,
+}
+
+/// Settings of a tcp run beyond the scenario.
+#[derive(Clone, Debug)]
+pub struct SwarmOptions {
+    /// Run this many times faster than scenario time (≥ 1e-3).
+    pub time_scale: f64,
+    /// Keep the payload and every peer's download here (`payload.bin`,
+    /// `peer-<i>/payload.bin`) instead of a temporary folder removed afterwards.
+    pub keep_data: Option<PathBuf>,
+    /// Show a progress line on stderr (only when it is a terminal).
+    pub progress: bool,
+}
+
+/// A finished tcp run.
+#[derive(Clone, Debug)]
+pub struct SwarmRun {
+    /// What the recorder made of it (scenario time).
+    pub result: RunResult,
+    /// Why it ended.
+    pub ending: SwarmEnding,
+    /// Scenario time at the end.
+    pub end: SimTime,
+    /// Observations processed (the `events` of the summary).
+    pub events: u64,
+}
+
+/// The payload of a run: `size` pseudo-random bytes drawn from `seed`.
+pub fn write_payload(path: &Path, size: u64, seed: u64) -> std::io::Result<()> {
+    // Its own stream ("payload" in ASCII), apart from the simulator's.
+    let mut dice = Dice::new(seed, 0x0070_6179_6c6f_6164);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut left = size;
+    let mut buf = vec![0u8; 1 << 16];
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        for word in buf[..n].chunks_mut(8) {
+            let v = dice.next_u64().to_le_bytes();
+            word.copy_from_slice(&v[..word.len()]);
+        }
+        out.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    out.flush()
+}
+
+/// Runs `scenario` (resolved: its seed set) with `seed` over loopback and records it.
+/// Run-time failures (the tracker or payload cannot be set up) are `Err`; a member that
+/// fails is reported as leaving.
+pub fn run_scenario(
+    scenario: &Scenario,
+    seed: u64,
+    opts: &SwarmOptions,
+) -> Result<SwarmRun, String> {
+    check(scenario).map_err(|e| e.to_string())?;
+    if !(opts.time_scale.is_finite() && opts.time_scale >= 1e-3) {
+        return Err(format!(
+            "time scale {} must be a number of at least 0.001",
+            opts.time_scale
+        ));
+    }
+    let temp;
+    let dir = match &opts.keep_data {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+            d.clone()
+        }
+        None => {
+            temp = TempDir::new()?;
+            temp.0.clone()
+        }
+    };
+    let payload = dir.join("payload.bin");
+    write_payload(&payload, scenario.file.size.0, seed)
+        .map_err(|e| format!("{}: {e}", payload.display()))?;
+
+    let clock_scale = opts.time_scale;
+    let announce_wall =
+        Duration::from_secs_f64(scenario.tracker.announce_interval.as_secs_f64() / clock_scale);
+    let tracker = TrackerServer::bind(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        TrackerConfig {
+            // The tracker forgets a peer after two intervals (plus a minute) of silence.
+            interval: announce_wall.max(Duration::from_secs(1)),
+            seed,
+        },
+    )
+    .map_err(|e| format!("cannot start the tracker: {e}"))?;
+    let url = format!(
+        "http://{}/announce",
+        tracker
+            .local_addr()
+            .ok_or("the tracker has no IP address")?
+    );
+    let tracker_stop = Arc::new(AtomicBool::new(false));
+    let tracker_thread = {
+        let stop = tracker_stop.clone();
+        std::thread::spawn(move || tracker.run_until(&stop))
+    };
+    let torrent = metainfo::create(&payload, &url, scenario.file.chunk_size.0)
+        .map_err(|e| format!("cannot make the torrent: {e}"))?;
+    let meta = Metainfo::from_bytes(&torrent).map_err(|e| format!("torrent: {e}"))?;
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let local = tokio::task::LocalSet::new();
+    let progress = opts.progress && std::io::stderr().is_terminal();
+    let r = rt.block_on(local.run_until(drive(
+        scenario,
+        seed,
+        clock_scale,
+        &meta,
+        &payload,
+        &dir,
+        progress,
+    )));
+    if progress {
+        eprintln!();
+    }
+    tracker_stop.store(true, Ordering::Relaxed);
+    let _ = tracker_thread.join();
+    r
+}
+
+/// A folder removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<TempDir, String> {
+        let base = std::env::temp_dir();
+        for attempt in 0..100u32 {
+            let p = base.join(format!("swarmlab-tcp-{}-{attempt}", std::process::id()));
+            if std::fs::create_dir(&p).is_ok() {
+                return Ok(TempDir(p));
+            }
+        }
+        Err(format!("cannot make a folder in {}", base.display()))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What the observer loop knows of a member.
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    joined: bool,
+    completed: bool,
+    left: bool,
+    ended: bool,
+    held: Option<Bitfield>,
+}
+
+async fn drive(
+    scenario: &Scenario,
+    seed: u64,
+    scale: f64,
+    meta: &Metainfo,
+    payload: &Path,
+    dir: &Path,
+    progress: bool,
+) -> Result<SwarmRun, String> {
+    let started = Instant::now();
+    let members = draw_population(scenario, seed);
+    let latencies = Arc::new(members.iter().map(|m| m.latency).collect::<Vec<_>>());
+    let clock = Clock {
+        origin: Instant::now(),
+        scale,
+    };
+    let (otx, mut orx) = mpsc::unbounded_channel::<Observation>();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ports = Arc::new(Mutex::new(HashMap::new()));
+    let pieces = scenario.file.chunks();
+    for (i, m) in members.iter().enumerate() {
+        let i = i as u32;
+        let member = SwarmMember {
+            info: PeerInfo {
+                peer: i,
+                group: m.group,
+                role: m.role,
+                upload: m.upload,
+                download: m.download,
+            },
+            run_seed: seed,
+            policy: scenario.groups[m.group].policy.clone(),
+            min_neighbours: scenario.tracker.min_neighbours,
+            max_neighbours: scenario.tracker.max_neighbours,
+            announce_interval: scenario.tracker.announce_interval,
+            peers_per_announce: scenario.tracker.peers_per_announce,
+            clock,
+            latency: m.latency,
+            latencies: latencies.clone(),
+            linger: m.linger,
+            abort_at: m.abort_at,
+            observe: otx.clone(),
+            stop: stop_rx.clone(),
+            ports: ports.clone(),
+        };
+        // The core is not `Send`: members run as local tasks on the one thread.
+        tokio::task::spawn_local(member_task(
+            member,
+            m.clone(),
+            meta.clone(),
+            payload.to_path_buf(),
+            dir.join(format!("peer-{i}")),
+        ));
+    }
+    drop(otx);
+
+    let infos: Vec<PeerInfo> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| PeerInfo {
+            peer: i as u32,
+            group: m.group,
+            role: m.role,
+            upload: m.upload,
+            download: m.download,
+        })
+        .collect();
+    let mut recorder = Recorder::new(scenario, seed, "tcp");
+    let mut seen = vec![Seen::default(); members.len()];
+    let leechers = members.iter().filter(|m| m.role != Role::Seed).count();
+    let mut done = 0usize;
+    let mut events = 0u64;
+    let mut last = SimTime::ZERO;
+    let mut last_block = (SimTime::ZERO, Instant::now());
+    let stop_at = match scenario.run.stop {
+        Stop::At(t) => Some(SimTime::ZERO + t),
+        Stop::AllComplete => None,
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let all_complete = scenario.run.stop == Stop::AllComplete;
+    let ending = loop {
+        if all_complete && done == leechers {
+            break SwarmEnding::AllComplete;
+        }
+        let limit = clock.instant(stop_at.unwrap_or(SimTime::NEVER));
+        tokio::select! {
+            obs = orx.recv() => {
+                let Some(o) = obs else { break SwarmEnding::Stalled };
+                // One loop on one thread, so arrival order is creation order; the max
+                // only guards the recorder's contract against a clock read racing it.
+                let at = o.at.max(last);
+                last = at;
+                events += 1;
+                // Blocks are progress; so is a join (the stall clock starts from it).
+                if matches!(o.what, Observed::Block { .. } | Observed::Joined(_)) {
+                    last_block = (at, Instant::now());
+                }
+                let leecher = members[o.peer as usize].role != Role::Seed;
+                let s = &mut seen[o.peer as usize];
+                let was_done = s.completed || s.left;
+                apply(&mut recorder, s, &infos[o.peer as usize], pieces, at, o);
+                if leecher && !was_done && (s.completed || s.left) {
+                    done += 1;
+                }
+            }
+            _ = tokio::time::sleep_until(limit), if stop_at.is_some() => {
+                last = last.max(stop_at.unwrap_or(last));
+                break SwarmEnding::TimeLimit;
+            }
+            _ = tick.tick() => {
+                let now = clock.now();
+                if progress {
+                    eprint!(
+                        "\r  t = {:>9.1} s   {done:>6}/{leechers} leechers done",
+                        now.as_secs_f64()
+                    );
+                    let _ = std::io::stderr().flush();
+                }
+                // The wall-clock limit only once everyone has joined: a seed may be due
+                // later in the scenario.
+                let all_joined = members.iter().all(|m| m.join <= now);
+                if done < leechers
+                    && (now.since(last_block.0) > STALL_SCENARIO
+                        || (all_joined && last_block.1.elapsed() > STALL_WALL))
+                {
+                    last = last.max(now);
+                    break SwarmEnding::Stalled;
+                }
+            }
+        }
+    };
+    let end = last;
+    let _ = stop_tx.send(true);
+    // Let the sessions close their connections and tell the tracker; what they report
+    // now is after the end and not recorded.
+    let grace = tokio::time::Instant::now() + STOP_GRACE;
+    while seen.iter().any(|s| !s.ended) {
+        match tokio::time::timeout_at(grace, orx.recv()).await {
+            Ok(Some(o)) => {
+                if matches!(o.what, Observed::Ended(_)) {
+                    seen[o.peer as usize].ended = true;
+                }
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let result = recorder.finish(end, events, started.elapsed());
+    Ok(SwarmRun {
+        result,
+        ending,
+        end,
+        events,
+    })
+}
+
+/// Applies one observation to the recorder and to what is known of its peer.
+fn apply(
+    rec: &mut Recorder,
+    s: &mut Seen,
+    info: &PeerInfo,
+    pieces: u32,
+    at: SimTime,
+    o: Observation,
+) {
+    let p = o.peer;
+    match o.what {
+        Observed::Joined(info) => {
+            s.joined = true;
+            s.held = Some(if info.role == Role::Seed {
+                Bitfield::full(pieces)
+            } else {
+                Bitfield::new(pieces)
+            });
+            rec.peer_joined(at, &info);
+        }
+        Observed::Verified(piece) => {
+            if let Some(h) = s.held.as_mut() {
+                h.set(piece);
+            }
+            rec.piece_verified(at, p, piece);
+        }
+        Observed::Completed => {
+            s.completed = true;
+            rec.peer_completed(at, p);
+        }
+        Observed::Left(why) => {
+            if s.joined && !s.left {
+                s.left = true;
+                let held: Vec<u32> = s
+                    .held
+                    .as_ref()
+                    .map(|h| h.ones().collect())
+                    .unwrap_or_default();
+                rec.peer_left(at, p, &held, why);
+            }
+        }
+        Observed::Flow { to, start, rate } => rec.flow(p, to, start.min(at), at, rate),
+        Observed::Block { from, bytes } => rec.block_delivered(at, from, p, bytes),
+        Observed::Ended(error) => {
+            s.ended = true;
+            if let Some(e) = &error {
+                eprintln!("swarmlab: peer {p}: {e}");
+            }
+            // A session that failed before it could join (its storage, its socket) joined
+            // and left at once, so that peers.csv still has a row for it.
+            if !s.joined && error.is_some() {
+                s.joined = true;
+                rec.peer_joined(at, info);
+                s.held = Some(if info.role == Role::Seed {
+                    Bitfield::full(pieces)
+                } else {
+                    Bitfield::new(pieces)
+                });
+            }
+            // A session that ended without leaving died: it left now.
+            if s.joined && !s.left {
+                s.left = true;
+                let held: Vec<u32> = s
+                    .held
+                    .as_ref()
+                    .map(|h| h.ones().collect())
+                    .unwrap_or_default();
+                let why = if s.completed {
+                    LeaveReason::Lingered
+                } else {
+                    LeaveReason::Aborted
+                };
+                rec.peer_left(at, p, &held, why);
+            }
+        }
+    }
+}
+
+/// One member: waits for its join time, opens its storage, runs its session, and
+/// reports when the session ends.
+async fn member_task(
+    member: SwarmMember,
+    drawn: Member,
+    meta: Metainfo,
+    payload: PathBuf,
+    folder: PathBuf,
+) {
+    let clock = member.clock;
+    let mut stop = member.stop.clone();
+    let observe = member.observe.clone();
+    let peer = member.info.peer;
+    let joined = tokio::select! {
+        _ = tokio::time::sleep_until(clock.instant(drawn.join)) => true,
+        _ = stop.wait_for(|s| *s) => false,
+    };
+    if !joined {
+        let _ = observe.send(Observation {
+            at: clock.now(),
+            peer,
+            what: Observed::Ended(None),
+        });
+        return;
+    }
+    let storage = if drawn.role == Role::Seed {
+        session::open_seed_storage(&meta, &payload).and_then(|mut s| {
+            let ok = s.recheck().map_err(|e| format!("payload: {e}"))?;
+            if ok.iter().all(|v| *v) {
+                Ok(s)
+            } else {
+                Err("the payload does not match its torrent".to_string())
+            }
+        })
+    } else {
+        session::open_download_storage(&meta, &folder)
+    };
+    let result = match storage {
+        Ok(storage) => {
+            let cfg = SessionConfig {
+                role: drawn.role,
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                upload: None,
+                download: None,
+                keep_serving: true,
+                progress: false,
+                swarm: Some(member),
+            };
+            session::run_async(meta, storage, cfg).await.err()
+        }
+        Err(e) => Some(e),
+    };
+    let _ = observe.send(Observation {
+        at: clock.now(),
+        peer,
+        what: Observed::Ended(result),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(extra: &str) -> Scenario {
+        let text = format!(
+            "[file]\nsize = \"8 MiB\"\nchunk_size = \"256 KiB\"\n{extra}\n\
+             [[group]]\nname = \"seeds\"\ncount = 1\nrole = \"seed\"\nupload = \"4 Mbit/s\"\n\
+             download = \"4 Mbit/s\"\n\
+             [[group]]\nname = \"leechers\"\ncount = 20\nupload = \"2 Mbit/s\"\ndownload = \"8 Mbit/s\"\n"
+        );
+        Scenario::from_str_named(&text, "t.toml").unwrap()
+    }
+
+    #[test]
+    fn peer_ids_round_trip() {
+        for i in [0, 7, 123_456, u32::MAX] {
+            assert_eq!(index_of_peer_id(&swarm_peer_id(i)), Some(i));
+        }
+        assert_eq!(index_of_peer_id(b"-SL0100-abcdefghijkl"), None);
+        assert_eq!(index_of_peer_id(b"-qB4250-000000000001"), None);
+    }
+
+    #[test]
+    fn chunk_blocks_and_other_sizes_are_refused() {
+        let s = scenario("block_size = \"chunk\"");
+        assert_eq!(
+            check_with(&s, None, None).unwrap_err().field,
+            "file.block_size"
+        );
+        let s = scenario("block_size = \"32 KiB\"");
+        assert_eq!(
+            check_with(&s, None, None).unwrap_err().field,
+            "file.block_size"
+        );
+        let s = scenario("block_size = \"16 KiB\"");
+        assert!(check_with(&s, Some(1 << 20), Some(1 << 40)).is_ok());
+    }
+
+    #[test]
+    fn too_few_file_descriptors_name_the_count_and_the_maximum() {
+        let s = scenario("block_size = \"16 KiB\"");
+        // 21 peers, 20 neighbours each + extras: far more than 200.
+        let e = check_with(&s, Some(200), None).unwrap_err();
+        assert_eq!(e.field, "group.leechers.count");
+        let per = 20 + FDS_PER_PEER_EXTRA;
+        assert!(
+            e.reason
+                .contains(&format!("at most {} peers", (200 - FDS_BASE) / per)),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn too_little_memory_is_refused() {
+        let s = scenario("block_size = \"16 KiB\"");
+        let e = check_with(&s, None, Some(64 << 20)).unwrap_err();
+        assert_eq!(e.field, "group.leechers.count");
+        assert!(e.reason.contains("at most 3 leechers"), "{e}");
+    }
+
+    #[test]
+    fn payload_is_deterministic() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b, c) = (d.path().join("a"), d.path().join("b"), d.path().join("c"));
+        write_payload(&a, 100_003, 5).unwrap();
+        write_payload(&b, 100_003, 5).unwrap();
+        write_payload(&c, 100_003, 6).unwrap();
+        let a = std::fs::read(a).unwrap();
+        assert_eq!(a.len(), 100_003);
+        assert_eq!(a, std::fs::read(b).unwrap());
+        assert_ne!(a, std::fs::read(c).unwrap());
+    }
+}
