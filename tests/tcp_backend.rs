@@ -273,3 +273,41 @@ fn a_peer_whose_session_dies_is_reported_as_aborted() {
     }
     assert_eq!(tcp.result.summary.completed, 3);
 }
+
+#[test]
+fn compare_runs_over_tcp_and_plots_from_the_tcp_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("tiny.toml"), TINY).unwrap();
+    let out = d.join("cmp");
+    let mut c = Command::new(bin());
+    c.arg("compare")
+        .arg(d.join("tiny.toml"))
+        .args(["--choker", "tit-for-tat,random", "--replicates", "1"])
+        .args(["--backend", "tcp", "--time-scale", "2"])
+        .arg("--out")
+        .arg(&out);
+    let (status, stdout, stderr) = run(c, d, "compare-tcp", Duration::from_secs(150));
+    assert!(status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let csv = fs::read_to_string(out.join("compare.csv")).unwrap();
+    assert!(csv.lines().any(|l| l.starts_with("tit-for-tat,")), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with("random,")), "{csv}");
+    // Every run folder is a tcp run, and `plot` redraws it.
+    let mut runs = 0;
+    for strategy in fs::read_dir(out.join("runs")).unwrap() {
+        for run_dir in fs::read_dir(strategy.unwrap().path()).unwrap() {
+            let run_dir = run_dir.unwrap().path();
+            let summary = fs::read_to_string(run_dir.join("summary.csv")).unwrap();
+            assert!(summary.contains(",tcp,"), "{summary}");
+            let o = Command::new(bin())
+                .arg("plot")
+                .arg(&run_dir)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            assert!(run_dir.join("chunks-heatmap.png").is_file());
+            runs += 1;
+        }
+    }
+    assert_eq!(runs, 2);
+}

@@ -1,5 +1,6 @@
 //! `swarmlab compare SCENARIO --choker a,b,... [--picker x,y] [--group NAME]
-//! [--replicates R] [--jobs N] [--out DIR] [--plots]`: argument handling only; the work
+//! [--replicates R] [--jobs N] [--out DIR] [--plots] [--backend sim|tcp] [--time-scale X]`:
+//! argument handling only; the work
 //! is [`crate::compare`].
 
 use crate::compare::{self, Plan};
@@ -36,6 +37,12 @@ pub struct CompareArgs {
     /// Also draw every run's own figures (slower; `swarmlab plot` can draw them later).
     #[arg(long)]
     plots: bool,
+    /// Backend: sim (the simulator) or tcp (real sockets on loopback, one run at a time).
+    #[arg(long, default_value = "sim")]
+    backend: String,
+    /// tcp only: run X times faster than scenario time (default: chosen per run).
+    #[arg(long)]
+    time_scale: Option<f64>,
 }
 
 /// Runs `swarmlab compare`; returns the exit status.
@@ -59,6 +66,28 @@ pub fn compare(args: CompareArgs) -> i32 {
         Err(e) => {
             eprintln!("swarmlab compare: {e}");
             return e.exit_status();
+        }
+    };
+    let backend = match (args.backend.as_str(), args.time_scale) {
+        ("sim", None) => compare::Backend::Sim,
+        ("sim", Some(_)) => {
+            eprintln!("swarmlab compare: --time-scale applies to --backend tcp only");
+            return 2;
+        }
+        ("tcp", scale) => {
+            if let Some(x) = scale.filter(|x| !(x.is_finite() && *x > 0.0)) {
+                eprintln!("swarmlab compare: --time-scale {x}: must be a positive number");
+                return 2;
+            }
+            if let Err(e) = crate::tcp::swarm::check(plan.scenario_of(0)) {
+                eprintln!("{}: {e}", args.scenario.display());
+                return 2;
+            }
+            compare::Backend::Tcp { time_scale: scale }
+        }
+        (other, _) => {
+            eprintln!("swarmlab compare: --backend {other}: not a backend (sim or tcp)");
+            return 2;
         }
     };
     let out = args.out.unwrap_or_else(|| {
@@ -85,7 +114,7 @@ pub fn compare(args: CompareArgs) -> i32 {
         bar.set_style(style);
     }
     let jobs = args.jobs.map_or(0, |j| j as usize);
-    let result = compare::compare(&plan, &out, jobs, args.plots, || bar.inc(1));
+    let result = compare::compare_on(&plan, &out, jobs, args.plots, backend, || bar.inc(1));
     bar.finish_and_clear();
     match result {
         Ok(c) => {

@@ -449,6 +449,19 @@ pub fn run_folder(out: &Path, plan: &Plan, s: usize, k: u32) -> PathBuf {
         .join(format!("r{k:02}"))
 }
 
+/// Which backend runs the comparison.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Backend {
+    /// The simulator (runs in parallel on the pool).
+    Sim,
+    /// Real sockets on loopback, one run at a time: concurrent real-time runs would
+    /// compete for the cores and distort each other's timing.
+    Tcp {
+        /// Run this much faster than scenario time (`None`: chosen per run).
+        time_scale: Option<f64>,
+    },
+}
+
 /// Runs every strategy × replicate on a pool of `jobs` threads (0: one per core),
 /// keeping each run's folder under `out/runs/` (with its plots if `plots`), and calls
 /// `done` after each run. Returns the comparison; writes nothing else (see
@@ -460,6 +473,22 @@ pub fn run_all(
     plots: bool,
     done: impl Fn() + Sync,
 ) -> Result<Comparison, CompareError> {
+    run_all_on(plan, out, jobs, plots, Backend::Sim, done)
+}
+
+/// [`run_all`] on a chosen backend.
+pub fn run_all_on(
+    plan: &Plan,
+    out: &Path,
+    jobs: usize,
+    plots: bool,
+    backend: Backend,
+    done: impl Fn() + Sync,
+) -> Result<Comparison, CompareError> {
+    let jobs = match backend {
+        Backend::Sim => jobs,
+        Backend::Tcp { .. } => 1,
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
@@ -468,15 +497,30 @@ pub fn run_all(
     let tasks: Vec<(usize, u32)> = (0..plan.strategies.len())
         .flat_map(|s| (0..plan.replicates).map(move |k| (s, k)))
         .collect();
+    let run_one = |s: usize, k: u32| -> Result<run::RunReport, RunError> {
+        let folder = run_folder(out, plan, s, k);
+        match backend {
+            Backend::Sim => {
+                run::run_to_folder(plan.scenario_of(s), plan.seed(k), &folder, plots, |_| {})
+            }
+            Backend::Tcp { time_scale } => {
+                let opts = run::TcpOptions {
+                    time_scale,
+                    keep_data: None,
+                    progress: false,
+                };
+                run::run_tcp_to_folder(plan.scenario_of(s), plan.seed(k), &folder, plots, &opts)
+                    .map(|(report, _scale)| report)
+            }
+        }
+    };
     // Collected in task order whatever the pool's schedule: identical output at any
     // --jobs.
     let reduced: Vec<Result<Vec<GroupRun>, RunError>> = pool.install(|| {
         tasks
             .par_iter()
             .map(|&(s, k)| {
-                let folder = run_folder(out, plan, s, k);
-                let report =
-                    run::run_to_folder(plan.scenario_of(s), plan.seed(k), &folder, plots, |_| {});
+                let report = run_one(s, k);
                 done();
                 report.map(|r| reduce(&r.result, &groups))
             })
@@ -497,11 +541,23 @@ pub fn compare(
     plots: bool,
     done: impl Fn() + Sync,
 ) -> Result<Comparison, CompareError> {
+    compare_on(plan, out, jobs, plots, Backend::Sim, done)
+}
+
+/// [`compare`] on a chosen backend.
+pub fn compare_on(
+    plan: &Plan,
+    out: &Path,
+    jobs: usize,
+    plots: bool,
+    backend: Backend,
+    done: impl Fn() + Sync,
+) -> Result<Comparison, CompareError> {
     std::fs::create_dir_all(out).map_err(|source| CompareError::Io {
         path: out.to_path_buf(),
         source,
     })?;
-    let comparison = run_all(plan, out, jobs, plots, done)?;
+    let comparison = run_all_on(plan, out, jobs, plots, backend, done)?;
     let csv = out.join("compare.csv");
     write_csv(&comparison.rows, &csv).map_err(|source| CompareError::Io { path: csv, source })?;
     draw(plan, &comparison, out).map_err(|e| CompareError::Plot(e.to_string()))?;
