@@ -2,6 +2,7 @@
 //! python3-libtorrent leecher download from `swarmlab seed`; `swarmlab get` downloads
 //! from an aria2c seed and from a python3-libtorrent seed; all find each other through
 //! `swarmlab tracker`;
+//! a mixed swarm (swarmlab seed, aria2c and swarmlab get leeching at once) completes;
 //! `swarmlab seed` + `get` through opentracker; and the info hash of `swarmlab torrent
 //! show` equals libtorrent's and transmission-show's.
 //!
@@ -271,4 +272,52 @@ fn swarmlab_get_downloads_from_aria2c_seed_via_swarmlab_tracker() {
     let (status, _, stderr) = run(get, d, "get", LIMIT);
     assert!(status.success(), "get from aria2c failed:\n{stderr}");
     assert_same_file(&data, &out.join("from-aria.bin"));
+}
+
+/// A mixed swarm: `swarmlab seed`, an aria2c leecher and a `swarmlab get` leecher at the
+/// same time, through `swarmlab tracker`; both leechers complete with the exact bytes.
+#[test]
+fn mixed_swarm_of_swarmlab_and_aria2c_completes() {
+    let aria2c = require("aria2c", "aria2");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("mixed.bin");
+    fs::write(&data, random_bytes(6 * 1024 * 1024 + 321, 11)).unwrap();
+    let (_tracker, url) = start_tracker(d);
+    let torrent = make_torrent(&data, &url, "256KiB", d);
+    let (_seed, _) = start_seed(&torrent, &data, d, "seed");
+    let aria_out = d.join("aria");
+    let mut c = Command::new(aria2c);
+    c.args([
+        "--dir",
+        aria_out.to_str().unwrap(),
+        "--enable-dht=false",
+        "--enable-dht6=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--seed-time=0",
+        "--summary-interval=0",
+        "--bt-tracker-connect-timeout=5",
+        &format!("--listen-port={}", free_port()),
+        torrent.to_str().unwrap(),
+    ]);
+    let aria = std::thread::spawn({
+        let d = d.to_path_buf();
+        move || run(c, &d, "aria2c", LIMIT)
+    });
+    let get_out = d.join("get");
+    let get = swarmlab(&[
+        "get",
+        torrent.to_str().unwrap(),
+        "--out",
+        get_out.to_str().unwrap(),
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+    let (status, _, stderr) = run(get, d, "get", LIMIT);
+    assert!(status.success(), "swarmlab get failed:\n{stderr}");
+    let (aria_status, aria_stdout, _) = aria.join().expect("the aria2c thread");
+    assert!(aria_status.success(), "aria2c failed:\n{aria_stdout}");
+    assert_same_file(&data, &get_out.join("mixed.bin"));
+    assert_same_file(&data, &aria_out.join("mixed.bin"));
 }
