@@ -1,7 +1,7 @@
 //! The mainline seed choker: a seed has nothing to receive, so it serves the peers it can
 //! upload to fastest (they spread the data on quickest), plus optimistic unchokes.
 
-use super::{Candidate, Choker, Optimistic, rank_interested};
+use super::{Candidate, Choker, RankedSlots};
 use crate::core::peer::ConnId;
 use crate::core::random::Dice;
 use crate::scenario::Policy;
@@ -9,18 +9,12 @@ use crate::units::SimTime;
 
 /// Seed choker ranking by our upload rate to each peer.
 #[derive(Clone, Debug)]
-pub struct FastestUpload {
-    slots: usize,
-    optimistic: Optimistic,
-}
+pub struct FastestUpload(RankedSlots);
 
 impl FastestUpload {
     /// Slots and intervals from the policy.
     pub fn new(policy: &Policy) -> FastestUpload {
-        FastestUpload {
-            slots: policy.upload_slots as usize,
-            optimistic: Optimistic::new(policy.optimistic_slots, policy.optimistic_interval),
-        }
+        FastestUpload(RankedSlots::new(policy))
     }
 }
 
@@ -32,9 +26,8 @@ impl Choker for FastestUpload {
         dice: &mut Dice,
         unchoke: &mut Vec<ConnId>,
     ) {
-        let ranked = rank_interested(candidates, dice, |c| c.upload_rate);
-        unchoke.extend(ranked.iter().take(self.slots).map(|c| c.conn));
-        self.optimistic.choose(now, candidates, dice, unchoke);
+        self.0
+            .rechoke(now, candidates, dice, unchoke, |c| c.upload_rate);
     }
 }
 

@@ -126,6 +126,40 @@ pub(crate) fn rank_interested(
     ranked
 }
 
+/// The mainline shape shared by tit-for-tat and the fastest-upload seed choker: the
+/// `upload_slots` interested peers ranked highest by a rate, plus optimistic unchokes.
+/// The two differ only in the rate they rank by.
+#[derive(Clone, Debug)]
+pub struct RankedSlots {
+    slots: usize,
+    optimistic: Optimistic,
+}
+
+impl RankedSlots {
+    /// Slots and intervals from the policy.
+    pub fn new(policy: &Policy) -> RankedSlots {
+        RankedSlots {
+            slots: policy.upload_slots as usize,
+            optimistic: Optimistic::new(policy.optimistic_slots, policy.optimistic_interval),
+        }
+    }
+
+    /// Unchokes the top `upload_slots` interested candidates by `rate`, then the
+    /// optimistic ones.
+    pub fn rechoke(
+        &mut self,
+        now: SimTime,
+        candidates: &[Candidate],
+        dice: &mut Dice,
+        unchoke: &mut Vec<ConnId>,
+        rate: impl Fn(&Candidate) -> u64,
+    ) {
+        let ranked = rank_interested(candidates, dice, rate);
+        unchoke.extend(ranked.iter().take(self.slots).map(|c| c.conn));
+        self.optimistic.choose(now, candidates, dice, unchoke);
+    }
+}
+
 /// Optimistic unchoking shared by the chokers that use it: keeps `slots` random
 /// interested peers outside the regular set unchoked, drawing new ones every
 /// `interval`, or sooner when one leaves or becomes regular.

@@ -4,7 +4,7 @@
 //! interested peers rotated every optimistic interval (30 s) so newcomers can prove
 //! themselves and better partners can be found.
 
-use super::{Candidate, Choker, Optimistic, rank_interested};
+use super::{Candidate, Choker, RankedSlots};
 use crate::core::peer::ConnId;
 use crate::core::random::Dice;
 use crate::scenario::Policy;
@@ -12,18 +12,12 @@ use crate::units::SimTime;
 
 /// Tit-for-tat unchoking.
 #[derive(Clone, Debug)]
-pub struct TitForTat {
-    slots: usize,
-    optimistic: Optimistic,
-}
+pub struct TitForTat(RankedSlots);
 
 impl TitForTat {
     /// Slots and intervals from the policy.
     pub fn new(policy: &Policy) -> TitForTat {
-        TitForTat {
-            slots: policy.upload_slots as usize,
-            optimistic: Optimistic::new(policy.optimistic_slots, policy.optimistic_interval),
-        }
+        TitForTat(RankedSlots::new(policy))
     }
 }
 
@@ -35,9 +29,8 @@ impl Choker for TitForTat {
         dice: &mut Dice,
         unchoke: &mut Vec<ConnId>,
     ) {
-        let ranked = rank_interested(candidates, dice, |c| c.download_rate);
-        unchoke.extend(ranked.iter().take(self.slots).map(|c| c.conn));
-        self.optimistic.choose(now, candidates, dice, unchoke);
+        self.0
+            .rechoke(now, candidates, dice, unchoke, |c| c.download_rate);
     }
 }
 
