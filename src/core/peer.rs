@@ -186,6 +186,18 @@ struct Conn {
     chosen: bool,
 }
 
+impl Conn {
+    /// The rate that earns this neighbour a slot: what it sent us while we download,
+    /// what we sent it once we are a seed (mainline's two rankings).
+    fn reciprocation_rate(&mut self, now: SimTime, complete: bool) -> u64 {
+        if complete {
+            self.to_them.rate(now)
+        } else {
+            self.from_them.rate(now)
+        }
+    }
+}
+
 /// A BitTorrent peer.
 pub struct Peer {
     cfg: PeerConfig,
@@ -938,10 +950,7 @@ impl Peer {
         if !self.uploads() {
             return;
         }
-        let slots = self
-            .active_choker()
-            .slots()
-            .unwrap_or((self.cfg.policy.upload_slots + self.cfg.policy.optimistic_slots) as usize);
+        let slots = self.slot_count();
         let busy = self
             .conns
             .iter()
@@ -959,11 +968,7 @@ impl Peer {
         for (i, slot) in self.conns.iter_mut().enumerate() {
             let Some(c) = slot.as_mut() else { continue };
             if c.am_choking && c.peer_interested {
-                let rate = if complete {
-                    c.to_them.rate(now)
-                } else {
-                    c.from_them.rate(now)
-                };
+                let rate = c.reciprocation_rate(now, complete);
                 waiting.push((ConnId(i as u32), rate));
             }
         }
@@ -987,9 +992,7 @@ impl Peer {
     /// (which would turn tit-for-tat into serving everyone). Peers the choker chose keep
     /// their place until the next rechoke.
     fn trim_upload_slots(&mut self, now: SimTime) {
-        let Some(slots) = self.slot_count() else {
-            return;
-        };
+        let slots = self.slot_count();
         let complete = self.is_complete();
         let mut busy = 0usize;
         let mut fillers: Vec<(ConnId, u64)> = Vec::new();
@@ -1000,11 +1003,7 @@ impl Peer {
             }
             busy += 1;
             if !c.chosen {
-                let rate = if complete {
-                    c.to_them.rate(now)
-                } else {
-                    c.from_them.rate(now)
-                };
+                let rate = c.reciprocation_rate(now, complete);
                 fillers.push((ConnId(i as u32), rate));
             }
         }
@@ -1014,13 +1013,14 @@ impl Peer {
         }
     }
 
-    /// How many peers may hold an upload slot, or `None` for no limit.
-    fn slot_count(&self) -> Option<usize> {
+    /// How many interested peers may hold an upload slot at once: the choker's say
+    /// ([`Choker::slots`]), else the policy's regular plus optimistic slots.
+    fn slot_count(&self) -> usize {
         if !self.uploads() {
-            return Some(0);
+            return 0;
         }
         let default = (self.cfg.policy.upload_slots + self.cfg.policy.optimistic_slots) as usize;
-        Some(self.active_choker().slots().unwrap_or(default))
+        self.active_choker().slots().unwrap_or(default)
     }
 
     /// The choker in charge: the seed's once we are complete.
