@@ -57,6 +57,26 @@ fn python() -> &'static str {
     "/usr/bin/python3"
 }
 
+/// aria2c leeching `torrent` into `out` over loopback only (no DHT, LPD or peer
+/// exchange), exiting once the download is complete.
+fn aria2c_leecher(aria2c: &Path, out: &Path, torrent: &Path) -> Command {
+    let mut c = Command::new(aria2c);
+    c.args([
+        "--dir",
+        out.to_str().unwrap(),
+        "--enable-dht=false",
+        "--enable-dht6=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--seed-time=0",
+        "--summary-interval=0",
+        "--bt-tracker-connect-timeout=5",
+        &format!("--listen-port={}", free_port()),
+        torrent.to_str().unwrap(),
+    ]);
+    c
+}
+
 fn libtorrent_peer(mode: &str, torrent: &Path, save: &Path, port: u16, dir: &Path) -> Proc {
     let script = dir.join("lt_peer.py");
     fs::write(&script, LT_SCRIPT).unwrap();
@@ -125,20 +145,7 @@ fn aria2c_downloads_from_swarmlab_seed_via_swarmlab_tracker() {
     let torrent = make_torrent(&data, &url, "256KiB", d);
     let (_seed, _) = start_seed(&torrent, &data, d, "seed");
     let out = d.join("aria");
-    let mut c = Command::new(aria2c);
-    c.args([
-        "--dir",
-        out.to_str().unwrap(),
-        "--enable-dht=false",
-        "--enable-dht6=false",
-        "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false",
-        "--seed-time=0",
-        "--summary-interval=0",
-        "--bt-tracker-connect-timeout=5",
-        &format!("--listen-port={}", free_port()),
-        torrent.to_str().unwrap(),
-    ]);
+    let c = aria2c_leecher(&aria2c, &out, &torrent);
     let (status, stdout, _) = run(c, d, "aria2c", LIMIT);
     assert!(status.success(), "aria2c failed:\n{stdout}");
     assert_same_file(&data, &out.join("payload.bin"));
@@ -287,20 +294,7 @@ fn mixed_swarm_of_swarmlab_and_aria2c_completes() {
     let torrent = make_torrent(&data, &url, "256KiB", d);
     let (_seed, _) = start_seed(&torrent, &data, d, "seed");
     let aria_out = d.join("aria");
-    let mut c = Command::new(aria2c);
-    c.args([
-        "--dir",
-        aria_out.to_str().unwrap(),
-        "--enable-dht=false",
-        "--enable-dht6=false",
-        "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false",
-        "--seed-time=0",
-        "--summary-interval=0",
-        "--bt-tracker-connect-timeout=5",
-        &format!("--listen-port={}", free_port()),
-        torrent.to_str().unwrap(),
-    ]);
+    let c = aria2c_leecher(&aria2c, &aria_out, &torrent);
     let aria = std::thread::spawn({
         let d = d.to_path_buf();
         move || run(c, &d, "aria2c", LIMIT)
