@@ -3,6 +3,11 @@
 
 use crate::units::Bytes;
 
+/// The block size every BitTorrent client requests and serves on the wire (BEP 3
+/// practice). The simulator may use bigger blocks to save events; settings counted in
+/// blocks (the request pipeline) are counted in blocks of this size.
+pub const WIRE_BLOCK_LEN: u32 = 16 * 1024;
+
 /// A block: `len` bytes at `offset` in piece `piece`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BlockRef {

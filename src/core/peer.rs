@@ -14,7 +14,7 @@
 
 use super::bitfield::Bitfield;
 use super::choker::{self, Candidate, Choker};
-use super::geometry::{BlockRef, Geometry};
+use super::geometry::{BlockRef, Geometry, WIRE_BLOCK_LEN};
 use super::message::Message;
 use super::picker::{self, PickContext, PiecePicker};
 use super::random::Dice;
@@ -843,9 +843,22 @@ impl Peer {
         }
     }
 
-    /// Keeps up to `pipeline` requests outstanding on `conn`.
+    /// How many requests to keep outstanding on a connection. `pipeline` counts
+    /// wire-sized (16 KiB) blocks, so a simulation with bigger blocks keeps the same
+    /// bytes in flight: ten 256 KiB chunks asked for at once would all be picked while
+    /// rare and arrive a minute later, long after others fetched them, and a seed would
+    /// send the same chunks over and over. Never fewer than two (unless `pipeline` says
+    /// so), so the next block is asked for while one is arriving.
+    fn pipeline_depth(&self) -> usize {
+        let pipeline = self.cfg.policy.pipeline as u64;
+        let block = u64::from(self.cfg.geometry.block_len().max(1));
+        let by_bytes = pipeline * u64::from(WIRE_BLOCK_LEN) / block;
+        by_bytes.max(2).min(pipeline) as usize
+    }
+
+    /// Keeps up to [`Self::pipeline_depth`] requests outstanding on `conn`.
     fn request_more(&mut self, conn: ConnId) {
-        let pipeline = self.cfg.policy.pipeline as usize;
+        let pipeline = self.pipeline_depth();
         loop {
             let Some(c) = self.conn(conn) else { return };
             if c.peer_choking || !c.am_interested || c.requested.len() >= pipeline {

@@ -26,7 +26,7 @@ pub const PSTR: &[u8; 19] = b"BitTorrent protocol";
 pub const HANDSHAKE_LEN: usize = 68;
 
 /// The conventional block size, which every client requests and serves.
-pub const BLOCK_SIZE: u32 = 16 * 1024;
+pub const BLOCK_SIZE: u32 = crate::core::geometry::WIRE_BLOCK_LEN;
 
 /// The default limit on a message's length prefix: one 16 KiB block plus 13 bytes of
 /// header (the `piece` header is 9 bytes; the rest is slack). Raise it for torrents whose

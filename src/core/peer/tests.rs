@@ -180,6 +180,42 @@ fn requests_are_pipelined_up_to_the_policy_depth() {
 }
 
 #[test]
+fn the_pipeline_counts_wire_blocks_so_big_blocks_keep_fewer_requests_out() {
+    // `pipeline` is in 16 KiB blocks: blocks of 64 KiB keep a quarter as many requests
+    // outstanding (the same bytes), and whole 256 KiB chunks at least two.
+    let requests_with = |block_kib: u64| {
+        let geometry =
+            |kib: u64| Geometry::new(Bytes(64 * (256 << 10)), Bytes(256 << 10), Bytes(kib << 10));
+        let mut seed_cfg = config(0, Role::Seed, 64, 16);
+        seed_cfg.geometry = geometry(block_kib);
+        let mut leech_cfg = config(1, Role::Leecher, 64, 16);
+        leech_cfg.geometry = geometry(block_kib);
+        let seed = Peer::new(seed_cfg, Bitfield::full(64), Dice::new(1, 0));
+        let mut leech = Peer::new(leech_cfg, Bitfield::new(64), Dice::new(1, 1));
+        let c = leech
+            .handle_connected(SimTime::ZERO, seed.id(), true)
+            .unwrap();
+        leech.handle_message(SimTime::ZERO, c, Message::Bitfield(Bitfield::full(64)));
+        leech.handle_message(SimTime::ZERO, c, Message::Unchoke);
+        std::iter::from_fn(|| leech.poll_output())
+            .filter(|out| {
+                matches!(
+                    out,
+                    Output::Send {
+                        msg: Message::Request(_),
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    let pipeline = Policy::default().pipeline as usize;
+    assert_eq!(requests_with(16), pipeline);
+    assert_eq!(requests_with(64), pipeline / 4);
+    assert_eq!(requests_with(256), 2);
+}
+
+#[test]
 fn a_verified_piece_is_announced_to_neighbours_that_lack_it() {
     let mut net = Net::new(vec![
         peer(0, Role::Seed, 4, 1),
