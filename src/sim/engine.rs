@@ -101,9 +101,18 @@ struct Link {
     latency: SimDuration,
     generation: u32,
     alive: bool,
+    /// Chokes and unchokes sent while a block was on its way, per direction (from `a`,
+    /// from `b`). A TCP stream keeps order, so a choke sent mid-block arrives after the
+    /// block; delivered at latency alone it would overtake it, the receiver would give
+    /// the block up as refused and fetch the piece a second time elsewhere.
+    held: [Vec<Message>; 2],
 }
 
 impl Link {
+    /// 0 for messages from `a`, 1 for messages from `b`.
+    fn direction(&self, from: u32) -> usize {
+        usize::from(from != self.a)
+    }
     fn side(&self, peer: u32) -> Option<ConnId> {
         if peer == self.a {
             self.conn_a
@@ -413,6 +422,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
             latency,
             generation: 0,
             alive: true,
+            held: Default::default(),
         });
         self.bind(to, conn_b, link);
         // Scheduled before `to`'s first messages (its bitfield), which arrive at the same
@@ -551,6 +561,20 @@ impl<'s, O: Observer> Simulation<'s, O> {
                 msg: Message::Piece(flow.block),
             },
         ));
+        // What was held behind the block follows it (the outbox sort is stable).
+        let link = &mut self.links[flow.link as usize];
+        let direction = link.direction(flow.from);
+        for msg in std::mem::take(&mut link.held[direction]) {
+            self.outbox.push((
+                now + latency,
+                Delivery {
+                    link: flow.link,
+                    generation,
+                    to: flow.to,
+                    msg,
+                },
+            ));
+        }
         self.flush_outbox();
     }
 
@@ -645,8 +669,14 @@ impl<'s, O: Observer> Simulation<'s, O> {
         if link_id == NO_LINK {
             return;
         }
-        let link = &self.links[link_id as usize];
+        let link = &mut self.links[link_id as usize];
         let to = link.other(p);
+        let direction = link.direction(p);
+        let chokes = matches!(msg, Message::Choke | Message::Unchoke);
+        if chokes && (!link.held[direction].is_empty() || self.net.is_sending(p, link_id)) {
+            link.held[direction].push(msg);
+            return;
+        }
         if let Message::Piece(block) = msg {
             // The sender's choker may give connections unequal upload shares
             // (PropShare, BitTyrant); the weight holds for this block's whole flow.

@@ -83,6 +83,13 @@ impl Network {
         &self.up[peer as usize]
     }
 
+    /// Whether `peer` is sending a block on `link`.
+    pub fn is_sending(&self, peer: u32, link: u32) -> bool {
+        self.up[peer as usize]
+            .iter()
+            .any(|&f| self.flow(f).is_some_and(|fl| fl.link == link))
+    }
+
     /// Flows currently received by `peer`.
     pub fn downloads_of(&self, peer: u32) -> &[u32] {
         &self.down[peer as usize]
