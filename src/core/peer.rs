@@ -1072,6 +1072,7 @@ impl Peer {
                 upload_rate: c.to_them.rate(now),
                 connected_at: c.connected_at,
                 last_piece_at: c.last_piece_at,
+                unchokes_us: !c.peer_choking,
             });
         }
         let mut unchoke = std::mem::take(&mut self.scratch_unchoke);

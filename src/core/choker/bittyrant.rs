@@ -12,10 +12,15 @@
 //! their `u_p` would exceed its upload capacity, and gives each its `u_p` (the upload
 //! [`Choker::weight`]s are proportional to `u_p`, so with the host weighting flows each
 //! gets at least `u_p`). Then it adapts, per round (the paper's δ = 0.2, γ = 0.1, r = 3):
-//! * a peer we unchoked that did not reciprocate (sent us no block this round):
+//! * a peer we unchoked that does not unchoke us at the end of the round:
 //!   `u_p ← (1 + δ) u_p` — it needs more to notice us;
-//! * a peer that reciprocated in each of the last r rounds: `u_p ← (1 − γ) u_p` —
-//!   maybe it would for less.
+//! * a peer that unchoked us at the end of each of the last r rounds:
+//!   `u_p ← (1 − γ) u_p` — maybe it would for less.
+//!
+//! Reciprocation is being unchoked, as in the paper, not having received a block this
+//! round: with one block per 256 KiB chunk a slow but faithful peer may deliver nothing
+//! for longer than a round, and counting that as a snub priced every peer up until the
+//! active set shrank to two or three.
 //!
 //! The budget needs our upload capacity. The simulator knows it; a host that does not
 //! (tcp without a rate limit) passes `None`, and the largest total upload rate seen so
@@ -61,8 +66,6 @@ pub struct BitTyrant {
     estimates: Vec<Estimate>,
     /// Largest total upload rate measured (the capacity estimate without `capacity`).
     seen_capacity: u64,
-    /// When the last round started: a peer reciprocated if it sent a block since.
-    last_round: Option<SimTime>,
     /// Size of the active set chosen at the last rechoke.
     active: Option<usize>,
 }
@@ -75,7 +78,6 @@ impl BitTyrant {
             split: u64::from((policy.upload_slots + policy.optimistic_slots).max(1)),
             estimates: Vec::new(),
             seen_capacity: 0,
-            last_round: None,
             active: None,
         }
     }
@@ -93,19 +95,18 @@ impl BitTyrant {
     }
 
     /// Updates `d_p`, `u_p` and the streaks from the round that just ended.
-    fn learn(&mut self, now: SimTime, candidates: &[Candidate]) {
+    fn learn(&mut self, candidates: &[Candidate]) {
         let seen: u64 = candidates.iter().map(|c| c.upload_rate).sum();
         self.seen_capacity = self.seen_capacity.max(seen);
         let cap = self.capacity();
         let initial_u = (cap / self.split).max(1);
-        let round_start = self.last_round.unwrap_or(SimTime::ZERO);
         self.estimates.retain(|e| {
             candidates
                 .iter()
                 .any(|c| c.conn == e.conn && c.connected_at == e.connected_at)
         });
         for c in candidates {
-            let reciprocated = c.last_piece_at.is_some_and(|t| t >= round_start);
+            let reciprocated = c.unchokes_us;
             let Some(e) = self.estimates.iter_mut().find(|e| e.conn == c.conn) else {
                 self.estimates.push(Estimate {
                     conn: c.conn,
@@ -137,19 +138,18 @@ impl BitTyrant {
                 e.u = (e.u * DELTA.0 / DELTA.1).max(e.u + 1).min(cap);
             }
         }
-        self.last_round = Some(now);
     }
 }
 
 impl Choker for BitTyrant {
     fn rechoke(
         &mut self,
-        now: SimTime,
+        _now: SimTime,
         candidates: &[Candidate],
         dice: &mut Dice,
         unchoke: &mut Vec<ConnId>,
     ) {
-        self.learn(now, candidates);
+        self.learn(candidates);
         let cap = self.capacity();
         // Shuffled and tie-broken by rank_interested; sorted by d/u (cross-multiplied,
         // so no floats), highest return per byte first. The sort is stable.
@@ -244,7 +244,7 @@ mod tests {
         assert_eq!((u_of(&bt, 0), u_of(&bt, 1)), (20_000, 20_000));
         let mut u1 = 20_000;
         for round in 1..=4 {
-            cands[0].last_piece_at = Some(at(10 * round - 1));
+            cands[0].unchokes_us = true;
             out.clear();
             bt.rechoke(at(10 * round), &cands, &mut dice, &mut out);
             u1 = u1 * 6 / 5;
@@ -270,7 +270,7 @@ mod tests {
         let mut out = Vec::new();
         for round in 0..6 {
             for c in cands.iter_mut().filter(|c| c.conn.0 != 4) {
-                c.last_piece_at = Some(at(10 * round));
+                c.unchokes_us = true;
             }
             out.clear();
             bt.rechoke(at(10 * round + 1), &cands, &mut dice, &mut out);

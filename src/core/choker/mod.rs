@@ -52,6 +52,8 @@ pub struct Candidate {
     pub connected_at: SimTime,
     /// When it last delivered a block to us (`None`: never).
     pub last_piece_at: Option<SimTime>,
+    /// It is unchoking us now.
+    pub unchokes_us: bool,
 }
 
 /// The weight of an unchoked connection whose choker does not weight uploads: every
@@ -227,6 +229,7 @@ pub(crate) mod tests {
             upload_rate: up,
             connected_at: SimTime::ZERO,
             last_piece_at: None,
+            unchokes_us: false,
         }
     }
 
