@@ -147,23 +147,22 @@ fn free_riders_finish_later_than_contributors_under_tit_for_tat() {
 #[test]
 fn bittyrant_minority_against_tit_for_tat_and_propshare_majorities() {
     // The paper (Piatek et al. 2007) finds a BitTyrant client downloads faster than
-    // the same client running mainline inside a mainline swarm, and Levin et al. (2008)
-    // that PropShare blunts such strategic clients. NOT reproduced here. Measured (16
-    // paired runs of scenarios/bittyrant-minority.toml; the 12 tyrants' mean download
-    // time, ~43 s):
-    //   tit-for-tat majority: gain of bittyrant over tit-for-tat  +0.8 ± 2.0 s
-    //   propshare majority:   gain of bittyrant over propshare    −0.5 ± 2.3 s
-    // and with `swarmlab compare`, 12 replicates: a 32 MiB file +4.8 ± 5.8 s on 117 s,
-    // 128 MiB −5.3 ± 13.6 s on 404 s, 32 MiB fully connected +3.0 ± 4.8 s, a skewed
-    // capacity mix with 8 Mbit/s tyrants −5.6 ± 12.4 s. So "smaller under propshare"
-    // cannot be told from noise either. Why, as far as we can tell: BitTyrant's price
-    // u_p falls only 10 % per three reciprocated rounds, so within a download of a few
-    // dozen rounds its active set barely grows past mainline's five, which is where the
-    // paper's gain comes from; and it starts every unknown peer at our own equal split
-    // rather than at the paper's estimate from the peer's rate of HAVE messages.
-    // Asserted: no large effect either way, and BitTyrant never pays more upload per
-    // byte downloaded than the strategy it replaces (share ratio 0.915 -> 0.821 in the
-    // tit-for-tat swarm, 0.897 -> 0.801 in the propshare swarm).
+    // the same client running mainline inside a mainline swarm (70 % on average over
+    // 100 live swarms), and Levin et al. (2008) that PropShare blunts such strategic
+    // clients. NOT reproduced here. Measured (paired runs of
+    // scenarios/bittyrant-minority.toml; the 12 tyrants' mean download time, ~39 s):
+    //   16 runs (this test):  gain over tit-for-tat +0.5 ± 2.9 s, over propshare −0.4 ± 2.8 s
+    //   32 runs (`swarmlab compare … --replicates 32`): +0.6 ± 1.8 s and −1.5 ± 2.0 s
+    //   seed at 16 Mbit/s, 32 MiB, 24 runs: −1.8 ± 1.6 s and 0.0 ± 1.2 s
+    // So "smaller under propshare" cannot be told from noise either. Tried without
+    // success: bigger files (up to 128 MiB), a skewed capacity mix, 16 KiB blocks, and
+    // starting u_p at the typical rate of peers that unchoke us (the paper's "just
+    // above the step") instead of our equal split — that grew the tyrants' active sets
+    // to 10–40 peers as in the paper but cost them 5.1 ± 1.2 s with a well-fed seed,
+    // since thin flows rank low at tit-for-tat peers. Asserted: no large effect either
+    // way, and BitTyrant never pays more upload per byte downloaded than the strategy
+    // it replaces (share ratio 0.959 -> 0.924 in the tit-for-tat swarm, 0.960 -> 0.904
+    // in the propshare swarm).
     let base = shipped("bittyrant-minority.toml");
     let ps_majority = base
         .with_overrides(&SweepPoint::new([("policy.choker", "propshare")]))
