@@ -1,24 +1,29 @@
 //! The network model: flow-level sharing of access-link capacity.
 //!
 //! Every peer has an upload and a download capacity; the core is a fat pipe. A block in
-//! transit is a *flow* from its sender to its receiver. A flow's rate is its share at the
-//! tighter end:
+//! transit is a *flow* from its sender to its receiver. A receiver gives each incoming
+//! flow at most an equal share of its download, `download / downloads`; a sender
+//! water-fills its upload over its flows by weight under those caps:
 //!
-//! `rate = min(upload(sender) · w / Σw(sender), download(receiver) / downloads(receiver))`
+//! `rate = min(cap, λ · w)`, with `λ` such that the rates add up to the upload (or every
+//! flow is at its cap),
 //!
-//! where `w` is the flow's weight, set by the sender's choker when the flow starts, and
-//! `Σw(sender)` the sum over the sender's active flows. Mainline chokers give every flow
-//! weight 1, so this is the equal share `upload / uploads` (with the same integer
-//! rounding); PropShare and BitTyrant split upload unequally. The receiver's side is
-//! always an equal share: a downloader does not choose how fast others send to it.
+//! where `w` is the flow's weight, set by the sender's choker when the flow starts.
+//! Mainline chokers give every flow weight 1, so an uncapped sender splits its upload
+//! equally (`upload / uploads`); PropShare and BitTyrant split it unequally. A flow held
+//! back by a slow receiver leaves the rest to its sender's other flows, as TCP would,
+//! instead of leaving it unused: without that, fast peers lost most of what they sent
+//! to slow ones and tit-for-tat could not sort peers by capacity. The receiver's side
+//! stays an equal share (a downloader does not choose how fast others send to it), so
+//! this is max-min fair at the senders, not across the whole network; swarms are
+//! upload-bound, download being usually several times upload.
 //!
-//! so no peer ever exceeds either capacity. It is not max-min fair (a flow capped by a
-//! slow receiver leaves some of its sender's share unused), but BitTorrent swarms are
-//! upload-bound — download capacity is usually several times upload — and this model
-//! needs no global recomputation: a flow starting or ending changes only the rates at its
-//! two ends, whose completion events are then moved. Progress is kept in micro-bits
-//! (bits × 10⁶), so a flow at `r` bit/s drains exactly `r` per microsecond: integer
-//! arithmetic, no drift.
+//! No peer ever exceeds either capacity, and no global recomputation is needed: a flow
+//! starting or ending changes its sender's division and its receiver's cap, so only its
+//! sender and the peers sending to its receiver re-divide, and the completion events of
+//! the flows whose rate changed are moved. Progress is kept in micro-bits (bits × 10⁶),
+//! so a flow at `r` bit/s drains exactly `r` per microsecond: integer arithmetic, no
+//! drift.
 
 use crate::core::BlockRef;
 use crate::metrics::Observer;
@@ -56,6 +61,8 @@ pub struct Network {
     /// Flows whose completion time changed since the last call to `take_moved`.
     moved: Vec<(u32, SimTime)>,
     scratch: Vec<u32>,
+    /// (flow, receiver cap, weight) while water-filling one sender.
+    scratch_fill: Vec<(u32, u64, u64)>,
 }
 
 impl Network {
@@ -134,22 +141,28 @@ impl Network {
                 self.flows.len() as u32 - 1
             }
         };
+        let old_cap = self.download_share(to);
         self.up[from as usize].push(id);
         self.up_weight[from as usize] += u64::from(weight);
         self.down[to as usize].push(id);
-        self.reshare(now, from, to, obs);
+        self.reshare(now, from, to, old_cap, obs);
         id
     }
 
     /// Removes a flow (finished or cancelled), reporting its last segment.
     pub fn remove<O: Observer>(&mut self, now: SimTime, id: u32, obs: &mut O) -> Option<Flow> {
         self.settle(now, id, obs);
+        let old_cap = self
+            .flows
+            .get(id as usize)?
+            .as_ref()
+            .map(|f| self.download_share(f.to))?;
         let flow = self.flows.get_mut(id as usize)?.take()?;
         self.free.push(id);
         self.up[flow.from as usize].retain(|&f| f != id);
         self.up_weight[flow.from as usize] -= u64::from(flow.weight);
         self.down[flow.to as usize].retain(|&f| f != id);
-        self.reshare(now, flow.from, flow.to, obs);
+        self.reshare(now, flow.from, flow.to, old_cap, obs);
         Some(flow)
     }
 
@@ -168,38 +181,88 @@ impl Network {
         }
     }
 
-    /// Recomputes the rates of every flow at the two ends whose share changed.
-    fn reshare<O: Observer>(&mut self, now: SimTime, from: u32, to: u32, obs: &mut O) {
-        let mut ids = std::mem::take(&mut self.scratch);
-        ids.clear();
-        ids.extend_from_slice(&self.up[from as usize]);
+    /// Recomputes the rates a flow starting or ending between `from` and `to` changed:
+    /// `from`'s flows (its set changed), and the flows of the peers sending to `to` whose
+    /// flow there is held by the receiver's cap (`old_cap` before the change), before or
+    /// after: those senders re-divide their upload. A flow below both caps was not held
+    /// and will not be, so its sender's division stands.
+    fn reshare<O: Observer>(
+        &mut self,
+        now: SimTime,
+        from: u32,
+        to: u32,
+        old_cap: u64,
+        obs: &mut O,
+    ) {
+        let held_at = old_cap.min(self.download_share(to));
+        let mut senders = std::mem::take(&mut self.scratch);
+        senders.clear();
+        senders.push(from);
         for &id in &self.down[to as usize] {
-            if !ids.contains(&id) {
-                ids.push(id);
+            if let Some(f) = self.flow(id)
+                && f.rate >= held_at
+                && !senders.contains(&f.from)
+            {
+                senders.push(f.from);
             }
         }
-        for &id in &ids {
-            self.rerate(now, id, obs);
+        for &sender in &senders {
+            self.fill_upload(now, sender, obs);
         }
-        self.scratch = ids;
+        self.scratch = senders;
     }
 
-    fn share(&self, f: &Flow) -> u64 {
-        let w_up = self.up_weight[f.from as usize].max(1);
-        let n_down = self.down[f.to as usize].len().max(1) as u64;
+    /// The most a flow may take at receiver `to`: an equal share of its download.
+    fn download_share(&self, to: u32) -> u64 {
+        let n_down = self.down[to as usize].len().max(1) as u64;
+        self.down_cap[to as usize] / n_down
+    }
+
+    /// Water-fills `sender`'s upload over its flows by weight, each flow held to its
+    /// receiver's cap: flows whose cap is below their weighted share get their cap, and
+    /// what they leave is shared by weight among the rest.
+    fn fill_upload<O: Observer>(&mut self, now: SimTime, sender: u32, obs: &mut O) {
+        let mut order = std::mem::take(&mut self.scratch_fill);
+        order.clear();
+        for &id in &self.up[sender as usize] {
+            if let Some(f) = self.flow(id) {
+                order.push((id, self.download_share(f.to), u64::from(f.weight)));
+            }
+        }
+        // Tightest first: by cap per unit of weight (cross-multiplied), then by id.
+        order.sort_by(|a, b| {
+            (u128::from(a.1) * u128::from(b.2))
+                .cmp(&(u128::from(b.1) * u128::from(a.2)))
+                .then(a.0.cmp(&b.0))
+        });
         // u128: capacity (bit/s) times a weight may pass u64.
-        let up = (u128::from(self.up_cap[f.from as usize]) * u128::from(f.weight)
-            / u128::from(w_up)) as u64;
-        up.min(self.down_cap[f.to as usize] / n_down)
+        let mut left = u128::from(self.up_cap[sender as usize]);
+        let mut weight: u128 = order.iter().map(|o| u128::from(o.2)).sum();
+        let mut capped = 0;
+        for &(_, cap, w) in &order {
+            if weight == 0 || u128::from(cap) * weight >= left * u128::from(w) {
+                break;
+            }
+            left -= u128::from(cap);
+            weight -= u128::from(w);
+            capped += 1;
+        }
+        for (i, &(id, cap, w)) in order.iter().enumerate() {
+            let rate = if i < capped {
+                cap
+            } else {
+                (left * u128::from(w) / weight.max(1)).min(u128::from(cap)) as u64
+            };
+            self.set_rate(now, id, rate, obs);
+        }
+        self.scratch_fill = order;
     }
 
-    fn rerate<O: Observer>(&mut self, now: SimTime, id: u32, obs: &mut O) {
+    fn set_rate<O: Observer>(&mut self, now: SimTime, id: u32, rate: u64, obs: &mut O) {
         self.settle(now, id, obs);
-        let Some(f) = self.flows[id as usize].as_ref() else {
+        let Some(f) = self.flows[id as usize].as_mut() else {
             return;
         };
-        let rate = self.share(f);
-        let f = self.flows[id as usize].as_mut().expect("checked above");
         if rate == f.rate {
             return;
         }
@@ -264,20 +327,47 @@ mod tests {
     }
 
     #[test]
-    fn equal_weights_are_the_equal_share_and_receivers_still_cap() {
+    fn a_flow_held_by_its_receiver_leaves_the_rest_to_the_senders_other_flows() {
         let mut net = Network::default();
         let mut obs = NullObserver;
         net.add_peer(0, Rate::mbit(9), Rate::mbit(100));
         net.add_peer(1, Rate::mbit(1), Rate::mbit(100));
         net.add_peer(2, Rate::mbit(1), Rate::mbit(2));
+        let rate = |net: &Network, id: u32| net.flow(id).unwrap().rate;
         let a = net.start(SimTime::ZERO, 0, 1, 0, block(0), 1, &mut obs);
+        assert_eq!(rate(&net, a), 9_000_000);
+        // Flow b's equal share would be 4.5 Mbit/s; its receiver takes only 2, and
+        // flow a gets the other 7 rather than leaving them unused.
         let b = net.start(SimTime::ZERO, 0, 2, 1, block(1), 1, &mut obs);
-        assert_eq!(net.flow(a).unwrap().rate, 4_500_000);
-        // The weighted share of flow b would be 4.5 Mbit/s; its receiver takes 2.
-        assert_eq!(net.flow(b).unwrap().rate, 2_000_000);
+        assert_eq!((rate(&net, a), rate(&net, b)), (7_000_000, 2_000_000));
         // A heavy weight does not lift a flow above its receiver's capacity either.
         net.remove(SimTime::ZERO, b, &mut obs);
         let b = net.start(SimTime::ZERO, 0, 2, 1, block(1), 100, &mut obs);
-        assert_eq!(net.flow(b).unwrap().rate, 2_000_000);
+        assert_eq!((rate(&net, a), rate(&net, b)), (7_000_000, 2_000_000));
+    }
+
+    #[test]
+    fn a_second_download_at_a_receiver_lets_its_other_senders_re_divide() {
+        let mut net = Network::default();
+        let mut obs = NullObserver;
+        // Peer 0 uploads 6 Mbit/s to peers 1 and 2; peer 2 downloads at most 4 Mbit/s.
+        net.add_peer(0, Rate::mbit(6), Rate::mbit(100));
+        net.add_peer(1, Rate::mbit(1), Rate::mbit(100));
+        net.add_peer(2, Rate::mbit(1), Rate::mbit(4));
+        net.add_peer(3, Rate::mbit(8), Rate::mbit(100));
+        let rate = |net: &Network, id: u32| net.flow(id).unwrap().rate;
+        let a = net.start(SimTime::ZERO, 0, 1, 0, block(0), 1, &mut obs);
+        let b = net.start(SimTime::ZERO, 0, 2, 1, block(1), 1, &mut obs);
+        assert_eq!((rate(&net, a), rate(&net, b)), (3_000_000, 3_000_000));
+        // Peer 3 starts sending to peer 2 too: each of peer 2's flows may now take
+        // 2 Mbit/s, so peer 0's flow to it drops to 2 and its flow to peer 1 rises to 4.
+        let c = net.start(SimTime::ZERO, 3, 2, 2, block(2), 1, &mut obs);
+        assert_eq!(
+            (rate(&net, a), rate(&net, b), rate(&net, c)),
+            (4_000_000, 2_000_000, 2_000_000)
+        );
+        // And back when it ends.
+        net.remove(SimTime::ZERO, c, &mut obs);
+        assert_eq!((rate(&net, a), rate(&net, b)), (3_000_000, 3_000_000));
     }
 }
