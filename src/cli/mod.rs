@@ -321,7 +321,7 @@ fn cmd_bound(path: &Path, seed: Option<u64>) -> i32 {
         .collect();
     let b = bound(scenario.file.size, &peers);
     println!("{} (capacities as drawn with seed {seed})", scenario.name);
-    print!("{}", b.explain());
+    println!("{}", b.explain());
     0
 }
 
