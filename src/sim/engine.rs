@@ -552,19 +552,10 @@ impl<'s, O: Observer> Simulation<'s, O> {
             core.handle_block_sent(now, conn, flow.block);
             self.dirty.push(flow.from);
         }
-        self.outbox.push((
-            now + latency,
-            Delivery {
-                link: flow.link,
-                generation,
-                to: flow.to,
-                msg: Message::Piece(flow.block),
-            },
-        ));
-        // What was held behind the block follows it (the outbox sort is stable).
+        // The block, then what was held behind it (the outbox sort is stable).
         let link = &mut self.links[flow.link as usize];
-        let direction = link.direction(flow.from);
-        for msg in std::mem::take(&mut link.held[direction]) {
+        let held = std::mem::take(&mut link.held[link.direction(flow.from)]);
+        for msg in std::iter::once(Message::Piece(flow.block)).chain(held) {
             self.outbox.push((
                 now + latency,
                 Delivery {

@@ -56,8 +56,6 @@ pub struct Network {
     down: Vec<Vec<u32>>,
     up_cap: Vec<u64>,
     down_cap: Vec<u64>,
-    /// Sum of the weights of each peer's upload flows.
-    up_weight: Vec<u64>,
     /// Flows whose completion time changed since the last call to `take_moved`.
     moved: Vec<(u32, SimTime)>,
     scratch: Vec<u32>,
@@ -73,7 +71,6 @@ impl Network {
             self.up.resize_with(i + 1, Vec::new);
             self.down.resize_with(i + 1, Vec::new);
             self.up_cap.resize(i + 1, 0);
-            self.up_weight.resize(i + 1, 0);
             self.down_cap.resize(i + 1, 0);
         }
         self.up_cap[i] = up.0;
@@ -143,7 +140,6 @@ impl Network {
         };
         let old_cap = self.download_share(to);
         self.up[from as usize].push(id);
-        self.up_weight[from as usize] += u64::from(weight);
         self.down[to as usize].push(id);
         self.reshare(now, from, to, old_cap, obs);
         id
@@ -160,7 +156,6 @@ impl Network {
         let flow = self.flows.get_mut(id as usize)?.take()?;
         self.free.push(id);
         self.up[flow.from as usize].retain(|&f| f != id);
-        self.up_weight[flow.from as usize] -= u64::from(flow.weight);
         self.down[flow.to as usize].retain(|&f| f != id);
         self.reshare(now, flow.from, flow.to, old_cap, obs);
         Some(flow)
