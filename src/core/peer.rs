@@ -168,6 +168,8 @@ struct Conn {
     remote: Bitfield,
     /// Pieces it has that we lack: we are interested while this is non-zero.
     interesting: u32,
+    /// Pieces it announced (HAVE) since we connected: its download progress.
+    announced: u32,
     /// Our outstanding requests to it.
     requested: Vec<BlockRef>,
     /// Requests we withdrew (cancel, choke) whose blocks may still arrive.
@@ -196,6 +198,12 @@ impl Conn {
             self.from_them.rate(now)
         }
     }
+}
+
+/// Bytes per second `c`'s neighbour has downloaded since we connected, from its HAVEs.
+fn announce_rate(c: &Conn, piece_len: u64, now: SimTime) -> u64 {
+    let micros = now.0.saturating_sub(c.connected_at.0).max(1);
+    (u128::from(c.announced) * u128::from(piece_len) * 1_000_000 / u128::from(micros)) as u64
 }
 
 /// A BitTorrent peer.
@@ -461,6 +469,7 @@ impl Peer {
             peer_interested: false,
             remote: Bitfield::new(self.cfg.geometry.pieces()),
             interesting: 0,
+            announced: 0,
             requested: Vec::new(),
             withdrawn: VecDeque::new(),
             queued: VecDeque::new(),
@@ -583,6 +592,7 @@ impl Peer {
         if !c.remote.set(piece) {
             return;
         }
+        c.announced += 1;
         let remote_complete = c.remote.is_full();
         if lacking {
             c.interesting += 1;
@@ -1061,6 +1071,7 @@ impl Peer {
     }
 
     fn rechoke(&mut self, now: SimTime) {
+        let piece_len = u64::from(self.cfg.geometry.piece_len());
         let mut candidates = Vec::with_capacity(self.open as usize);
         for (i, slot) in self.conns.iter_mut().enumerate() {
             let Some(c) = slot.as_mut() else { continue };
@@ -1073,6 +1084,7 @@ impl Peer {
                 connected_at: c.connected_at,
                 last_piece_at: c.last_piece_at,
                 unchokes_us: !c.peer_choking,
+                announce_rate: announce_rate(c, piece_len, now),
             });
         }
         let mut unchoke = std::mem::take(&mut self.scratch_unchoke);

@@ -54,6 +54,10 @@ pub struct Candidate {
     pub last_piece_at: Option<SimTime>,
     /// It is unchoking us now.
     pub unchokes_us: bool,
+    /// Bytes per second it has been downloading since we connected, judged from the
+    /// pieces it announced to us (HAVE messages): BitTyrant's estimate of a peer's
+    /// capacity before it sends us anything.
+    pub announce_rate: u64,
 }
 
 /// The weight of an unchoked connection whose choker does not weight uploads: every
@@ -230,6 +234,7 @@ pub(crate) mod tests {
             connected_at: SimTime::ZERO,
             last_piece_at: None,
             unchokes_us: false,
+            announce_rate: 0,
         }
     }
 
