@@ -113,6 +113,7 @@ impl Link {
     fn direction(&self, from: u32) -> usize {
         usize::from(from != self.a)
     }
+
     fn side(&self, peer: u32) -> Option<ConnId> {
         if peer == self.a {
             self.conn_a
