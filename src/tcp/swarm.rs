@@ -474,6 +474,32 @@ struct Seen {
     held: Option<Bitfield>,
 }
 
+impl Seen {
+    /// The member joined, holding everything if it is a seed.
+    fn join(&mut self, rec: &mut Recorder, at: SimTime, info: &PeerInfo, pieces: u32) {
+        self.joined = true;
+        self.held = Some(if info.role == Role::Seed {
+            Bitfield::full(pieces)
+        } else {
+            Bitfield::new(pieces)
+        });
+        rec.peer_joined(at, info);
+    }
+
+    /// The member left (recorded once, with the pieces it held).
+    fn leave(&mut self, rec: &mut Recorder, at: SimTime, p: u32, why: LeaveReason) {
+        if self.joined && !self.left {
+            self.left = true;
+            let held: Vec<u32> = self
+                .held
+                .as_ref()
+                .map(|h| h.ones().collect())
+                .unwrap_or_default();
+            rec.peer_left(at, p, &held, why);
+        }
+    }
+}
+
 async fn drive(
     scenario: &Scenario,
     seed: u64,
@@ -640,15 +666,7 @@ fn apply(
 ) {
     let p = o.peer;
     match o.what {
-        Observed::Joined(info) => {
-            s.joined = true;
-            s.held = Some(if info.role == Role::Seed {
-                Bitfield::full(pieces)
-            } else {
-                Bitfield::new(pieces)
-            });
-            rec.peer_joined(at, &info);
-        }
+        Observed::Joined(info) => s.join(rec, at, &info, pieces),
         Observed::Verified(piece) => {
             if let Some(h) = s.held.as_mut() {
                 h.set(piece);
@@ -659,17 +677,7 @@ fn apply(
             s.completed = true;
             rec.peer_completed(at, p);
         }
-        Observed::Left(why) => {
-            if s.joined && !s.left {
-                s.left = true;
-                let held: Vec<u32> = s
-                    .held
-                    .as_ref()
-                    .map(|h| h.ones().collect())
-                    .unwrap_or_default();
-                rec.peer_left(at, p, &held, why);
-            }
-        }
+        Observed::Left(why) => s.leave(rec, at, p, why),
         Observed::Flow { to, start, rate } => rec.flow(p, to, start.min(at), at, rate),
         Observed::Block { from, bytes } => rec.block_delivered(at, from, p, bytes),
         Observed::Ended(error) => {
@@ -680,29 +688,15 @@ fn apply(
             // A session that failed before it could join (its storage, its socket) joined
             // and left at once, so that peers.csv still has a row for it.
             if !s.joined && error.is_some() {
-                s.joined = true;
-                rec.peer_joined(at, info);
-                s.held = Some(if info.role == Role::Seed {
-                    Bitfield::full(pieces)
-                } else {
-                    Bitfield::new(pieces)
-                });
+                s.join(rec, at, info, pieces);
             }
             // A session that ended without leaving died: it left now.
-            if s.joined && !s.left {
-                s.left = true;
-                let held: Vec<u32> = s
-                    .held
-                    .as_ref()
-                    .map(|h| h.ones().collect())
-                    .unwrap_or_default();
-                let why = if s.completed {
-                    LeaveReason::Lingered
-                } else {
-                    LeaveReason::Aborted
-                };
-                rec.peer_left(at, p, &held, why);
-            }
+            let why = if s.completed {
+                LeaveReason::Lingered
+            } else {
+                LeaveReason::Aborted
+            };
+            s.leave(rec, at, p, why);
         }
     }
 }
