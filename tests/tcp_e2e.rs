@@ -285,22 +285,7 @@ fn upload_and_download_limits_slow_the_transfer() {
     fs::write(&data, random_bytes(3 * 1024 * 1024, 11)).unwrap();
     let (_tracker, url) = start_tracker(d);
     let torrent = make_torrent(&data, &url, "256KiB", d);
-    let port = free_port();
-    let _seed = spawn(
-        swarmlab(&[
-            "seed",
-            torrent.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--upload",
-            "8 Mbit/s",
-        ]),
-        d,
-        "seed",
-    );
-    wait_for_port(port, Duration::from_secs(20));
+    let (_seed, _) = start_seed_with(&torrent, &data, d, "seed", &["--upload", "8 Mbit/s"]);
     let start = Instant::now();
     let (status, _, stderr) = run(get(&torrent, &d.join("a"), &[]), d, "get-up", LIMIT);
     let upload_limited = start.elapsed();
@@ -462,22 +447,7 @@ fn swarm_of_one_slow_seed_and_four_leechers_completes() {
     let (_tracker, url) = start_tracker(d);
     let torrent = make_torrent(&data, &url, "128KiB", d);
     // A slow seed (2 MB/s) makes the leechers trade pieces among themselves.
-    let port = free_port();
-    let seed = spawn(
-        swarmlab(&[
-            "seed",
-            torrent.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--upload",
-            "16 Mbit/s",
-        ]),
-        d,
-        "seed",
-    );
-    wait_for_port(port, Duration::from_secs(20));
+    let (seed, _) = start_seed_with(&torrent, &data, d, "seed", &["--upload", "16 Mbit/s"]);
     let mut leechers: Vec<Proc> = (0..4)
         .map(|i| {
             let out = d.join(format!("l{i}"));

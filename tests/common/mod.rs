@@ -181,19 +181,29 @@ pub fn start_tracker(dir: &Path) -> (Proc, String) {
 
 /// A running swarmlab seed of `torrent` serving `data` on a free port.
 pub fn start_seed(torrent: &Path, data: &Path, dir: &Path, name: &str) -> (Proc, u16) {
+    start_seed_with(torrent, data, dir, name, &[])
+}
+
+/// [`start_seed`] with `extra` arguments (e.g. `--upload`).
+pub fn start_seed_with(
+    torrent: &Path,
+    data: &Path,
+    dir: &Path,
+    name: &str,
+    extra: &[&str],
+) -> (Proc, u16) {
     let port = free_port();
-    let p = spawn(
-        swarmlab(&[
-            "seed",
-            torrent.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ]),
-        dir,
-        name,
-    );
+    let bind = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "seed",
+        torrent.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--bind",
+        &bind,
+    ];
+    args.extend_from_slice(extra);
+    let p = spawn(swarmlab(&args), dir, name);
     wait_for_port(port, Duration::from_secs(20));
     (p, port)
 }
