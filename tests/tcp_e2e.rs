@@ -9,23 +9,9 @@ use common::*;
 use std::fs;
 use std::io::Write;
 use std::net::TcpStream;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn get(torrent: &Path, out: &Path, extra: &[&str]) -> std::process::Command {
-    let mut args = vec![
-        "get",
-        torrent.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--bind",
-        "127.0.0.1:0",
-    ];
-    args.extend_from_slice(extra);
-    swarmlab(&args)
-}
 
 #[test]
 fn single_file_download_is_byte_identical() {

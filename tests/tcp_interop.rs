@@ -166,16 +166,9 @@ fn swarmlab_get_downloads_from_libtorrent_seed_via_swarmlab_tracker() {
     let _lt = libtorrent_peer("seed", &torrent, &seed_dir, port, d);
     wait_for_port(port, Duration::from_secs(20));
     let out = d.join("out");
-    let get = swarmlab(&[
-        "get",
-        torrent.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--bind",
-        "127.0.0.1:0",
-    ]);
+    let leech = get(&torrent, &out, &[]);
     // libtorrent announces once its check is done; `get` re-announces while starving.
-    let (status, _, stderr) = run(get, d, "get", LIMIT);
+    let (status, _, stderr) = run(leech, d, "get", LIMIT);
     assert!(status.success(), "get from libtorrent failed:\n{stderr}");
     assert_same_file(&data, &out.join("from-lt.bin"));
 }
@@ -226,15 +219,8 @@ fn swarmlab_seed_and_get_through_opentracker() {
     wait_for_port(port, Duration::from_secs(10));
     let (_seed, _) = start_seed(&torrent, &data, d, "seed");
     let out = d.join("out");
-    let get = swarmlab(&[
-        "get",
-        torrent.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--bind",
-        "127.0.0.1:0",
-    ]);
-    let (status, _, stderr) = run(get, d, "get", LIMIT);
+    let leech = get(&torrent, &out, &[]);
+    let (status, _, stderr) = run(leech, d, "get", LIMIT);
     assert!(status.success(), "get via opentracker failed:\n{stderr}");
     assert_same_file(&data, &out.join("ot.bin"));
 }
@@ -268,15 +254,8 @@ fn swarmlab_get_downloads_from_aria2c_seed_via_swarmlab_tracker() {
     let _aria = spawn(c, d, "aria2c-seed");
     wait_for_port(port, Duration::from_secs(20));
     let out = d.join("out");
-    let get = swarmlab(&[
-        "get",
-        torrent.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--bind",
-        "127.0.0.1:0",
-    ]);
-    let (status, _, stderr) = run(get, d, "get", LIMIT);
+    let leech = get(&torrent, &out, &[]);
+    let (status, _, stderr) = run(leech, d, "get", LIMIT);
     assert!(status.success(), "get from aria2c failed:\n{stderr}");
     assert_same_file(&data, &out.join("from-aria.bin"));
 }
@@ -300,15 +279,8 @@ fn mixed_swarm_of_swarmlab_and_aria2c_completes() {
         move || run(c, &d, "aria2c", LIMIT)
     });
     let get_out = d.join("get");
-    let get = swarmlab(&[
-        "get",
-        torrent.to_str().unwrap(),
-        "--out",
-        get_out.to_str().unwrap(),
-        "--bind",
-        "127.0.0.1:0",
-    ]);
-    let (status, _, stderr) = run(get, d, "get", LIMIT);
+    let leech = get(&torrent, &get_out, &[]);
+    let (status, _, stderr) = run(leech, d, "get", LIMIT);
     assert!(status.success(), "swarmlab get failed:\n{stderr}");
     let (aria_status, aria_stdout, _) = aria.join().expect("the aria2c thread");
     assert!(aria_status.success(), "aria2c failed:\n{aria_stdout}");

@@ -179,6 +179,20 @@ pub fn start_tracker(dir: &Path) -> (Proc, String) {
     (p, format!("http://127.0.0.1:{port}/announce"))
 }
 
+/// `swarmlab get` of `torrent` into `out` on a free port, with `extra` arguments.
+pub fn get(torrent: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut args = vec![
+        "get",
+        torrent.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--bind",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    swarmlab(&args)
+}
+
 /// A running swarmlab seed of `torrent` serving `data` on a free port.
 pub fn start_seed(torrent: &Path, data: &Path, dir: &Path, name: &str) -> (Proc, u16) {
     start_seed_with(torrent, data, dir, name, &[])
