@@ -57,26 +57,6 @@ fn python() -> &'static str {
     "/usr/bin/python3"
 }
 
-/// aria2c leeching `torrent` into `out` over loopback only (no DHT, LPD or peer
-/// exchange), exiting once the download is complete.
-fn aria2c_leecher(aria2c: &Path, out: &Path, torrent: &Path) -> Command {
-    let mut c = Command::new(aria2c);
-    c.args([
-        "--dir",
-        out.to_str().unwrap(),
-        "--enable-dht=false",
-        "--enable-dht6=false",
-        "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false",
-        "--seed-time=0",
-        "--summary-interval=0",
-        "--bt-tracker-connect-timeout=5",
-        &format!("--listen-port={}", free_port()),
-        torrent.to_str().unwrap(),
-    ]);
-    c
-}
-
 fn libtorrent_peer(mode: &str, torrent: &Path, save: &Path, port: u16, dir: &Path) -> Proc {
     let script = dir.join("lt_peer.py");
     fs::write(&script, LT_SCRIPT).unwrap();

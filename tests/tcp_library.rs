@@ -9,7 +9,6 @@ mod common;
 use common::{random_bytes, require, run};
 use std::fs;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 use swarmlab::scenario::Role;
@@ -92,19 +91,7 @@ fn aria2c_downloads_from_a_library_seed() {
     storage.recheck().unwrap();
     std::thread::spawn(move || session::run(meta, storage, config(Role::Seed)));
     let out = d.join("aria");
-    let mut c = Command::new(aria2c);
-    c.args([
-        "--dir",
-        out.to_str().unwrap(),
-        "--enable-dht=false",
-        "--enable-dht6=false",
-        "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false",
-        "--seed-time=0",
-        "--summary-interval=0",
-        &format!("--listen-port={}", common::free_port()),
-        torrent.to_str().unwrap(),
-    ]);
+    let c = common::aria2c_leecher(&aria2c, &out, &torrent);
     let (status, stdout, _) = run(c, d, "aria2c", Duration::from_secs(60));
     assert!(status.success(), "aria2c failed:\n{stdout}");
     assert_eq!(
