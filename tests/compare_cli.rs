@@ -97,3 +97,57 @@ fn an_unknown_group_names_the_scenarios_groups() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn set_changes_the_scenario_for_every_run_and_bad_settings_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = swarmlab(&[
+        "compare",
+        SCENARIO,
+        "--choker",
+        "bittyrant",
+        "--group",
+        "tyrants",
+        "--set",
+        "policy.choker=propshare",
+        "--set",
+        "file.block_size=64 KiB",
+        "--replicates",
+        "1",
+        "--out",
+        out,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run = std::fs::read_to_string(dir.path().join("runs/bittyrant/r00/scenario.toml")).unwrap();
+    assert!(run.contains("block_size = \"64 KiB\""), "{run}");
+    // The majority's policy changed; the tyrants run the compared strategy.
+    assert!(run.contains("choker = \"propshare\""), "{run}");
+    assert!(run.contains("choker = \"bittyrant\""), "{run}");
+
+    let o = swarmlab(&[
+        "compare",
+        SCENARIO,
+        "--choker",
+        "random",
+        "--set",
+        "file.block_size",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--set file.block_size: expected FIELD=VALUE"),
+        "{err}"
+    );
+    let o = swarmlab(&[
+        "compare",
+        SCENARIO,
+        "--choker",
+        "random",
+        "--set",
+        "file.blocks=1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("file.blocks"), "{err}");
+}

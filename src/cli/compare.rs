@@ -1,9 +1,11 @@
 //! `swarmlab compare SCENARIO --choker a,b,... [--picker x,y] [--group NAME]
-//! [--replicates R] [--jobs N] [--out DIR] [--plots] [--backend sim|tcp] [--time-scale X]`:
+//! [--set FIELD=VALUE]... [--replicates R] [--jobs N] [--out DIR] [--plots]
+//! [--backend sim|tcp] [--time-scale X]`:
 //! argument handling only; the work
 //! is [`crate::compare`].
 
 use crate::compare::{self, Plan};
+use crate::scenario::{Scenario, SweepPoint};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -25,6 +27,10 @@ pub struct CompareArgs {
     /// Apply the strategies to this group only; the others keep the scenario's policy.
     #[arg(long)]
     group: Option<String>,
+    /// Change a field of the scenario for this comparison, as a sweep would
+    /// (`--set file.block_size="64 KiB" --set policy.choker=propshare`); repeatable.
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    set: Vec<String>,
     /// Runs per strategy; replicate k of every strategy uses the same seed.
     #[arg(long, default_value_t = 10)]
     replicates: u32,
@@ -45,9 +51,31 @@ pub struct CompareArgs {
     time_scale: Option<f64>,
 }
 
+/// The scenario with the `--set FIELD=VALUE` changes applied, or exit status 2 after
+/// saying which one is wrong.
+fn with_settings(scenario: Scenario, settings: &[String]) -> Result<Scenario, i32> {
+    if settings.is_empty() {
+        return Ok(scenario);
+    }
+    let mut pairs = Vec::new();
+    for setting in settings {
+        let Some((field, value)) = setting.split_once('=') else {
+            eprintln!("swarmlab compare: --set {setting}: expected FIELD=VALUE");
+            return Err(2);
+        };
+        pairs.push((field.trim(), value.trim()));
+    }
+    scenario
+        .with_overrides(&SweepPoint::new(pairs))
+        .map_err(|e| {
+            eprintln!("{e}");
+            2
+        })
+}
+
 /// Runs `swarmlab compare`; returns the exit status.
 pub fn compare(args: CompareArgs) -> i32 {
-    let scenario = match super::load(&args.scenario) {
+    let scenario = match super::load(&args.scenario).and_then(|s| with_settings(s, &args.set)) {
         Ok(s) => s,
         Err(code) => return code,
     };
