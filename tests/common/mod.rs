@@ -67,6 +67,21 @@ impl Proc {
         fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// Waits up to `limit` for its stderr to contain `text` (a process may log a
+    /// dropped connection just after closing it); whether it did.
+    pub fn wait_for_log(&self, text: &str, limit: Duration) -> bool {
+        let start = Instant::now();
+        loop {
+            if self.stderr_text().contains(text) {
+                return true;
+            }
+            if start.elapsed() > limit {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Kills it now.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
