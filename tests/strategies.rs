@@ -2,9 +2,9 @@
 //! swarms (8–256 MiB, one block per chunk, ≤ 101 peers), several seeds, common random numbers
 //! (replicate k of every strategy runs with the same seed). Run with `--release`.
 //!
-//! Where the literature predicts a direction that our model does not reproduce (PropShare
-//! blunting BitTyrant), the test asserts what is true here and says so; the measured
-//! numbers are printed (`--nocapture`).
+//! Where the literature predicts a direction that our model does not reproduce robustly
+//! (PropShare blunting BitTyrant), the test prints it and says so rather than asserting
+//! it; the measured numbers are printed (`--nocapture`).
 
 use swarmlab::compare::{Comparison, Plan, Row, run_all, stats};
 use swarmlab::scenario::{ChokerKind, Scenario, SweepPoint};
@@ -155,6 +155,8 @@ struct TyrantGain {
     faster: usize,
     /// The tyrants' mean download time with the majority's strategy.
     own_download_s: f64,
+    /// The same, per replicate.
+    own_runs: Vec<f64>,
     own: Row,
     tyrant: Row,
 }
@@ -191,6 +193,7 @@ fn bittyrant_gains(scenario: &str, n: u32) -> Vec<TyrantGain> {
             ci,
             faster,
             own_download_s,
+            own_runs: own,
             own: own_row,
             tyrant: tyrant_row,
         });
@@ -203,32 +206,43 @@ fn a_bittyrant_minority_gains_where_downloads_are_long_and_most_peers_slow() {
     // Piatek et al. (NSDI 2007): a BitTyrant client downloads faster than the same
     // client running mainline inside a mainline swarm (70 % on average over 100 live
     // swarms, most of whose peers upload slowly). scenarios/bittyrant-skewed.toml: five
-    // 8 Mbit/s tyrants among 95 mostly slow peers, 256 MiB. Measured over 16 paired
-    // runs: 125 ± 69 s sooner on ~810 s (14/16); with 24, 138 ± 50 s (21/24), and
-    // BitTyrant uploads less per byte downloaded (share ratio 2.22 -> 1.86).
+    // 8 Mbit/s tyrants among 95 mostly slow peers, 256 MiB. Measured over 24 paired
+    // runs: 116 ± 67 s sooner on ~835 s (19/24; over 32, 140 ± 58 s), and BitTyrant
+    // uploads less per byte downloaded (share ratio 2.3 -> 1.8).
     //
-    // Levin et al. (SIGCOMM 2008) find PropShare blunts such clients. NOT reproduced:
-    // with a PropShare majority the gain is no smaller (142 ± 88 s over 16 runs,
-    // 146 ± 61 s over 24). Asserted as measured, so a change that makes PropShare
-    // resist shows up here.
-    let n = 16;
-    for g in bittyrant_gains("bittyrant-skewed.toml", n) {
-        assert!(
-            g.gain - g.ci > 0.0,
-            "{}: gain {:.1} ± {:.1} s",
-            g.swarm,
-            g.gain,
-            g.ci
-        );
-        // In at least two runs of three.
-        assert!(
-            3 * g.faster >= 2 * n as usize,
-            "{}: faster in {}/{n}",
-            g.swarm,
-            g.faster
-        );
-        assert!(g.tyrant.share_ratio.unwrap() < g.own.share_ratio.unwrap());
-    }
+    // Levin et al. (SIGCOMM 2008): PropShare gives high-capacity peers faster downloads
+    // than tit-for-tat, and blunts BitTyrant. The first holds: with a PropShare majority
+    // the tyrants, running PropShare themselves, finish 171 ± 83 s sooner than the same
+    // tyrants in a tit-for-tat swarm. The second is NOT reproduced robustly: BitTyrant's
+    // gain among PropShare peers is 84 ± 76 s against 116 ± 67 s among tit-for-tat
+    // peers — smaller in the mean, inside the noise (over 32 runs: 74 ± 62 against
+    // 140 ± 58) — and the other way round in variants of the scenario (10 tyrants:
+    // 90 against 48 s; 512 MiB: 176 against 141 s). So it is printed, not asserted.
+    let n = 24;
+    let gains = bittyrant_gains("bittyrant-skewed.toml", n);
+    let (tft, ps) = (&gains[0], &gains[1]);
+    assert!(
+        tft.gain - tft.ci > 0.0,
+        "tit-for-tat swarm: gain {:.1} ± {:.1} s",
+        tft.gain,
+        tft.ci
+    );
+    // In at least two runs of three.
+    assert!(
+        3 * tft.faster >= 2 * n as usize,
+        "faster in {}/{n}",
+        tft.faster
+    );
+    assert!(tft.tyrant.share_ratio.unwrap() < tft.own.share_ratio.unwrap());
+    let (sooner, ci) = paired(&ps.own_runs, &tft.own_runs);
+    eprintln!(
+        "propshare tyrants finish {sooner:.1} ± {ci:.1} s sooner than tit-for-tat ones; bittyrant's gain {:.1} ± {:.1} s among propshare peers, {:.1} ± {:.1} s among tit-for-tat peers",
+        ps.gain, ps.ci, tft.gain, tft.ci
+    );
+    assert!(
+        sooner - ci > 0.0,
+        "propshare: {sooner:.1} ± {ci:.1} s sooner"
+    );
 }
 
 #[test]
@@ -236,7 +250,7 @@ fn in_short_downloads_among_similar_peers_bittyrant_gains_nothing() {
     // scenarios/bittyrant-minority.toml: 12 tyrants among 60 leechers whose uploads
     // are spread evenly over 1–8 Mbit/s, 8 MiB (~4 rechoke rounds). Measured (the
     // tyrants' mean download time, ~37 s):
-    //   16 runs (this test):  gain over tit-for-tat −1.9 ± 2.5 s, over propshare −2.3 ± 3.1 s
+    //   16 runs (this test):  gain over tit-for-tat −2.9 ± 2.9 s, over propshare −1.3 ± 2.7 s
     //   30 runs (`swarmlab compare … --replicates 30`): −2.1 ± 2.1 s and −1.0 ± 2.4 s
     // BitTyrant's prices fall only 10 % per three reciprocated rounds, and with
     // similar partners there is no cheap reciprocation to buy. Also tried here without
@@ -246,7 +260,7 @@ fn in_short_downloads_among_similar_peers_bittyrant_gains_nothing() {
     // to 10–40 peers but cost 5.1 ± 1.2 s with a well-fed seed and gained nothing
     // significant in the skewed swarm either, so it was left out. Asserted: no gain
     // worth the name, and BitTyrant never pays more upload per byte downloaded than
-    // the strategy it replaces (share ratio 0.940 -> 0.876 and 0.940 -> 0.830).
+    // the strategy it replaces (share ratio 0.93 -> 0.89 and 0.90 -> 0.81).
     for g in bittyrant_gains("bittyrant-minority.toml", 16) {
         assert!(
             g.gain < 0.1 * g.own_download_s,
@@ -321,9 +335,12 @@ fn fast_uploaders_finish_first_under_tit_for_tat_but_not_under_random_unchoking(
     // Legout, Liogkas, Kohler & Zhang, "Clustering and sharing incentives in BitTorrent
     // systems" (SIGMETRICS 2007): under tit-for-tat similar-capacity peers cluster, so
     // fast uploaders download faster. Random unchoking, which ignores what a peer gave,
-    // is the control: the same swarm, no incentive, no gap.
+    // is the control: the same swarm, no incentive, no gap. Measured over 16 runs:
+    // slow − fast 73 ± 37 s on ~255 s (slow later in 12/16); random −3.4 ± 3.1 s.
+    // With 16 KiB blocks instead of whole chunks the gap is only 12 ± 10 s (12/16):
+    // fast mode overstates clustering here.
     let s = scenario(FAST_SLOW);
-    let n = 8;
+    let n = 16;
     let measured = slow_minus_fast(&s, &[ChokerKind::TitForTat, ChokerKind::Random], n);
     let (tft_gap, tft_ci, tft_later, fast_dl) = measured[0];
     let (random_gap, random_ci, _, _) = measured[1];
@@ -331,7 +348,10 @@ fn fast_uploaders_finish_first_under_tit_for_tat_but_not_under_random_unchoking(
         tft_gap - tft_ci > 0.0,
         "tit-for-tat: slow − fast {tft_gap:.1} ± {tft_ci:.1} s"
     );
-    assert!(tft_later >= n as usize - 1, "slow later in {tft_later}/{n}");
+    assert!(
+        3 * tft_later >= 2 * n as usize,
+        "slow later in {tft_later}/{n}"
+    );
     assert!(
         random_gap.abs() < 0.05 * fast_dl,
         "random unchoking: slow − fast {random_gap:.1} ± {random_ci:.1} s"

@@ -19,6 +19,6 @@ pub mod tracker;
 pub use bitfield::Bitfield;
 pub use geometry::{BlockRef, Geometry};
 pub use message::Message;
-pub use peer::{CloseReason, ConnId, Output, Peer, PeerConfig};
+pub use peer::{CloseReason, ConnId, Output, Peer, PeerConfig, Way};
 pub use random::Dice;
 pub use tracker::{AnnounceEvent, PeerId, Tracker};

@@ -155,6 +155,15 @@ impl Partial {
     }
 }
 
+/// Which way a block moves on a connection, seen from this peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Way {
+    /// We send it.
+    Sending,
+    /// We receive it.
+    Receiving,
+}
+
 /// One neighbour.
 #[derive(Debug)]
 struct Conn {
@@ -180,6 +189,12 @@ struct Conn {
     sending: Option<BlockRef>,
     from_them: RateMeter,
     to_them: RateMeter,
+    /// Bytes of the block we are sending that the host reported moved before it
+    /// finished (already in `to_them`).
+    sent_early: u64,
+    /// Blocks on their way to us whose bytes the host reported before they landed
+    /// (already in `from_them`).
+    received_early: Vec<(BlockRef, u64)>,
     /// When it last sent us a block (for anti-snubbing and BitTyrant).
     last_piece_at: Option<SimTime>,
     /// Our upload share for it, as the choker weighted it (see [`Peer::upload_weight`]).
@@ -322,6 +337,11 @@ impl Peer {
     pub fn upload_weight(&self, conn: ConnId) -> u32 {
         self.conn(conn)
             .map_or(choker::EQUAL_WEIGHT, |c| c.upload_weight)
+    }
+
+    /// Whether we choke the neighbour on `conn` (a closed connection counts as choked).
+    pub fn is_choking(&self, conn: ConnId) -> bool {
+        self.conn(conn).is_none_or(|c| c.am_choking)
     }
 
     /// The neighbour on `conn`.
@@ -474,6 +494,8 @@ impl Peer {
             withdrawn: VecDeque::new(),
             queued: VecDeque::new(),
             sending: None,
+            sent_early: 0,
+            received_early: Vec::new(),
             from_them: RateMeter::new(self.cfg.policy.rate_window, now),
             to_them: RateMeter::new(self.cfg.policy.rate_window, now),
             last_piece_at: None,
@@ -701,11 +723,42 @@ impl Peer {
         }
     }
 
+    /// The host reports that `bytes` more of `block` moved on `conn` (which way: `way`)
+    /// before the block finished. Optional: a host that moves small blocks need not;
+    /// the simulator's fast mode moves whole chunks, and without it a slow partner's
+    /// chunk would count only when it lands, perhaps after the rate window, and read
+    /// as nothing meanwhile. The block's completion counts only the rest.
+    pub fn handle_progress(
+        &mut self,
+        now: SimTime,
+        conn: ConnId,
+        block: BlockRef,
+        way: Way,
+        bytes: u64,
+    ) {
+        let Some(c) = self.conn_mut(conn) else { return };
+        match way {
+            Way::Sending => {
+                c.to_them.record(now, bytes);
+                c.sent_early += bytes;
+            }
+            Way::Receiving => {
+                c.from_them.record(now, bytes);
+                match c.received_early.iter_mut().find(|(b, _)| *b == block) {
+                    Some((_, n)) => *n += bytes,
+                    None => c.received_early.push((block, bytes)),
+                }
+            }
+        }
+    }
+
     /// The host finished sending `block` on `conn`.
     pub fn handle_block_sent(&mut self, now: SimTime, conn: ConnId, block: BlockRef) {
         self.uploaded += block.len as u64;
         let Some(c) = self.conn_mut(conn) else { return };
-        c.to_them.record(now, block.len as u64);
+        let early = std::mem::take(&mut c.sent_early);
+        c.to_them
+            .record(now, (block.len as u64).saturating_sub(early));
         if c.sending == Some(block) {
             c.sending = None;
         }
@@ -726,7 +779,12 @@ impl Peer {
                 CloseReason::Protocol("sent a block nobody requested"),
             );
         }
-        c.from_them.record(now, block.len as u64);
+        let early = match c.received_early.iter().position(|(b, _)| *b == block) {
+            Some(i) => c.received_early.swap_remove(i).1,
+            None => 0,
+        };
+        c.from_them
+            .record(now, (block.len as u64).saturating_sub(early));
         c.last_piece_at = Some(now);
         self.downloaded += block.len as u64;
 

@@ -17,7 +17,7 @@ use super::population::{Member, draw_population, streams};
 use super::queue::{EventQueue, Key};
 use crate::core::{
     AnnounceEvent, Bitfield, ConnId, Dice, Geometry, Message, Output, Peer, PeerConfig, PeerId,
-    Tracker,
+    Tracker, Way,
 };
 use crate::metrics::{LeaveReason, Observer, PeerInfo};
 use crate::scenario::{Role, Scenario, Stop};
@@ -377,9 +377,65 @@ impl<'s, O: Observer> Simulation<'s, O> {
     fn on_timer(&mut self, p: u32) {
         let now = self.now;
         self.peers[p as usize].timer_at = SimTime::NEVER;
+        self.report_progress(p);
         if let Some(core) = self.core_mut(p) {
             core.handle_timeout(now);
             self.dirty.push(p);
+        }
+        self.reweight_uploads(p);
+    }
+
+    /// After a rechoke, the blocks `p` is sending to peers it still unchokes take their
+    /// new upload shares at once, as the rest of a chunk would on a real link (16 KiB
+    /// blocks at a time); a block to a peer just choked keeps its share to the end.
+    /// Without this, in fast mode PropShare's and BitTyrant's shares applied a whole
+    /// chunk late.
+    fn reweight_uploads(&mut self, p: u32) {
+        let Some(core) = self.peers[p as usize].core.as_ref() else {
+            return;
+        };
+        let links = &self.links;
+        self.net.reweight(
+            self.now,
+            p,
+            |f| {
+                let conn = links[f.link as usize].side(p)?;
+                (!core.is_choking(conn)).then(|| core.upload_weight(conn))
+            },
+            &mut self.obs,
+        );
+        self.apply_moved();
+    }
+
+    /// Tells peer `p`, before it rechokes, how far the blocks it sends and receives have
+    /// got, so its rates see bytes as they move (a real client sees 16 KiB blocks land;
+    /// fast mode's whole chunks would otherwise count only when they finish).
+    fn report_progress(&mut self, p: u32) {
+        let now = self.now;
+        let flows: Vec<(u32, Way)> = (self.net.uploads_of(p).iter())
+            .map(|&f| (f, Way::Sending))
+            .chain(
+                self.net
+                    .downloads_of(p)
+                    .iter()
+                    .map(|&f| (f, Way::Receiving)),
+            )
+            .collect();
+        for (f, way) in flows {
+            let Some(flow) = self.net.flow(f) else {
+                continue;
+            };
+            let (link, block) = (flow.link, flow.block);
+            let Some(conn) = self.links[link as usize].side(p) else {
+                continue;
+            };
+            let bytes = self.net.take_unreported(now, f, way);
+            if bytes == 0 {
+                continue;
+            }
+            if let Some(core) = self.core_mut(p) {
+                core.handle_progress(now, conn, block, way, bytes);
+            }
         }
     }
 
@@ -671,7 +727,8 @@ impl<'s, O: Observer> Simulation<'s, O> {
         }
         if let Message::Piece(block) = msg {
             // The sender's choker may give connections unequal upload shares
-            // (PropShare, BitTyrant); the weight holds for this block's whole flow.
+            // (PropShare, BitTyrant); a rechoke may change it mid-block
+            // (`reweight_uploads`).
             let weight = self
                 .core_mut(p)
                 .map_or(crate::core::choker::EQUAL_WEIGHT, |core| {

@@ -25,7 +25,7 @@
 //! so a flow at `r` bit/s drains exactly `r` per microsecond: integer arithmetic, no
 //! drift.
 
-use crate::core::BlockRef;
+use crate::core::{BlockRef, Way};
 use crate::metrics::Observer;
 use crate::units::{Rate, SimTime};
 
@@ -45,6 +45,9 @@ pub struct Flow {
     remaining: u128,
     rate: u64,
     since: SimTime,
+    /// Bytes already reported as moved to the sender and to the receiver
+    /// ([`Network::take_unreported`]).
+    reported: [u64; 2],
 }
 
 /// All flows and per-peer capacities.
@@ -127,6 +130,7 @@ impl Network {
             remaining: block.len as u128 * 8 * 1_000_000,
             rate: 0,
             since: now,
+            reported: [0, 0],
         };
         let id = match self.free.pop() {
             Some(id) => {
@@ -143,6 +147,49 @@ impl Network {
         self.down[to as usize].push(id);
         self.reshare(now, from, to, old_cap, obs);
         id
+    }
+
+    /// Bytes of flow `id` moved by `now` not yet reported to its sender (`Way::Sending`)
+    /// or its receiver (`Way::Receiving`); they count as reported from now on.
+    pub fn take_unreported(&mut self, now: SimTime, id: u32, to: Way) -> u64 {
+        let Some(f) = self.flows.get_mut(id as usize).and_then(Option::as_mut) else {
+            return 0;
+        };
+        let total = f.block.len as u128 * 8 * 1_000_000;
+        let left = f
+            .remaining
+            .saturating_sub(f.rate as u128 * u128::from(now.0.saturating_sub(f.since.0)));
+        let moved = ((total - left) / 8_000_000) as u64;
+        let side = usize::from(to == Way::Receiving);
+        let new = moved.saturating_sub(f.reported[side]);
+        f.reported[side] = f.reported[side].max(moved);
+        new
+    }
+
+    /// Gives `sender`'s flows the weights `weight_of` returns (`None` keeps a flow's) and
+    /// re-divides its upload if any changed.
+    pub fn reweight<O: Observer>(
+        &mut self,
+        now: SimTime,
+        sender: u32,
+        mut weight_of: impl FnMut(&Flow) -> Option<u32>,
+        obs: &mut O,
+    ) {
+        let mut changed = false;
+        for i in 0..self.up[sender as usize].len() {
+            let id = self.up[sender as usize][i];
+            let Some(f) = self.flows[id as usize].as_mut() else {
+                continue;
+            };
+            if let Some(w) = weight_of(f) {
+                let w = w.max(1);
+                changed |= w != f.weight;
+                f.weight = w;
+            }
+        }
+        if changed {
+            self.fill_upload(now, sender, obs);
+        }
     }
 
     /// Removes a flow (finished or cancelled), reporting its last segment.
@@ -319,6 +366,52 @@ mod tests {
         // The weights are relative to the flows still running.
         net.remove(now, b, &mut obs);
         assert_eq!((rate(&net, a), rate(&net, c)), (1_600_000, 6_400_000));
+    }
+
+    #[test]
+    fn progress_is_reported_to_each_end_once() {
+        let mut net = Network::default();
+        let mut obs = NullObserver;
+        net.add_peer(0, Rate::mbit(8), Rate::mbit(100));
+        net.add_peer(1, Rate::mbit(1), Rate::mbit(100));
+        // 1 MiB at 8 Mbit/s: 1 MB a second.
+        let f = net.start(SimTime::ZERO, 0, 1, 0, block(0), 1, &mut obs);
+        let half_s = SimTime(500_000);
+        assert_eq!(net.take_unreported(half_s, f, Way::Sending), 500_000);
+        assert_eq!(net.take_unreported(half_s, f, Way::Sending), 0);
+        // The receiver has its own count.
+        assert_eq!(net.take_unreported(half_s, f, Way::Receiving), 500_000);
+        // Rates change: progress is exact across the change.
+        net.reweight(half_s, 0, |_| Some(1), &mut obs);
+        net.add_peer(2, Rate::mbit(1), Rate::mbit(100));
+        let g = net.start(half_s, 0, 2, 1, block(1), 1, &mut obs);
+        let one_s = SimTime(1_000_000);
+        assert_eq!(net.take_unreported(one_s, f, Way::Sending), 250_000);
+        assert_eq!(net.take_unreported(one_s, g, Way::Receiving), 250_000);
+    }
+
+    #[test]
+    fn reweighting_re_divides_a_senders_flows_at_once() {
+        let mut net = Network::default();
+        let mut obs = NullObserver;
+        net.add_peer(0, Rate::mbit(8), Rate::mbit(100));
+        for p in 1..3 {
+            net.add_peer(p, Rate::mbit(1), Rate::mbit(100));
+        }
+        let a = net.start(SimTime::ZERO, 0, 1, 0, block(0), 1, &mut obs);
+        let b = net.start(SimTime::ZERO, 0, 2, 1, block(1), 1, &mut obs);
+        let rate = |net: &Network, id: u32| net.flow(id).unwrap().rate;
+        assert_eq!((rate(&net, a), rate(&net, b)), (4_000_000, 4_000_000));
+        net.take_moved();
+        // Flow b gets three times a's share; a keeps its weight (None).
+        let t = SimTime(100_000);
+        net.reweight(t, 0, |f| (f.to == 2).then_some(3), &mut obs);
+        assert_eq!((rate(&net, a), rate(&net, b)), (2_000_000, 6_000_000));
+        // Both completion times moved.
+        assert_eq!(net.take_moved().count(), 2);
+        // Nothing changes, nothing moves.
+        net.reweight(t, 0, |_| None, &mut obs);
+        assert_eq!(net.take_moved().count(), 0);
     }
 
     #[test]

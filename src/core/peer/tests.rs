@@ -445,3 +445,52 @@ fn a_propshare_peer_weights_its_uploads_by_what_it_received() {
     assert!((598..=601).contains(&to_b), "{to_b}");
     assert!((198..=201).contains(&to_c), "{to_c}");
 }
+
+#[test]
+fn progress_reported_before_a_block_lands_is_counted_once() {
+    // Peer 0 holds piece 0 of 5 (two blocks); peer 1, a free-rider, holds piece 1, so
+    // peer 0 stays interested and the connection open. Peer 0's blocks are sent at
+    // t = 0 and land at t = 4 s. With progress reported at 2 s, both ends' rates see
+    // bytes before the block lands, and the same total once it has.
+    fn rate(p: &mut Peer, c: ConnId, way: Way, now: SimTime) -> u64 {
+        let conn = p.conns[c.0 as usize].as_mut().unwrap();
+        match way {
+            Way::Sending => conn.to_them.rate(now),
+            Way::Receiving => conn.from_them.rate(now),
+        }
+    }
+    let run = |report: bool| {
+        use crate::scenario::ChokerKind::TitForTat;
+        let mut free_rider = holder(1, &[1], TitForTat, 4);
+        free_rider.cfg.role = Role::FreeRider;
+        let mut net = Net::new(vec![holder(0, &[0], TitForTat, 4), free_rider]);
+        for p in &mut net.peers {
+            p.start(SimTime::ZERO);
+        }
+        net.connect(1, 0);
+        let (_, at_leecher, _, at_seed) = net.links[0];
+        let block = net.peers[1].cfg.geometry.block(0, 0);
+        let (two, four) = (SimTime(2_000_000), SimTime(4_000_000));
+        if report {
+            net.peers[0].handle_progress(two, at_seed, block, Way::Sending, 6000);
+            net.peers[1].handle_progress(two, at_leecher, block, Way::Receiving, 6000);
+        }
+        let mid = (
+            rate(&mut net.peers[0], at_seed, Way::Sending, two),
+            rate(&mut net.peers[1], at_leecher, Way::Receiving, two),
+        );
+        net.now = four;
+        net.settle();
+        assert!(net.peers[1].have().get(0));
+        let end = (
+            rate(&mut net.peers[0], at_seed, Way::Sending, four),
+            rate(&mut net.peers[1], at_leecher, Way::Receiving, four),
+        );
+        (mid, end)
+    };
+    let (mid, end) = run(true);
+    let (mid_unreported, end_unreported) = run(false);
+    assert_eq!(mid_unreported, (0, 0));
+    assert_eq!(mid, (3000, 3000), "6000 B in the first 2 s");
+    assert_eq!(end, end_unreported, "the block counts once");
+}
