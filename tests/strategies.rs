@@ -338,7 +338,8 @@ fn fast_uploaders_finish_first_under_tit_for_tat_but_not_under_random_unchoking(
     // is the control: the same swarm, no incentive, no gap. Measured over 16 runs:
     // slow − fast 73 ± 37 s on ~255 s (slow later in 12/16); random −3.4 ± 3.1 s.
     // With 16 KiB blocks instead of whole chunks the gap is only 12 ± 10 s (12/16):
-    // fast mode overstates clustering here.
+    // fast mode overstates clustering here, because a piece comes from one sender
+    // (with blocks, anyone holding a started piece helps finish it).
     let s = scenario(FAST_SLOW);
     let n = 16;
     let measured = slow_minus_fast(&s, &[ChokerKind::TitForTat, ChokerKind::Random], n);
