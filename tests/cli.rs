@@ -203,6 +203,55 @@ fn the_written_scenario_reproduces_the_run() {
 }
 
 #[test]
+fn run_set_changes_the_scenario_records_it_and_rejects_bad_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = small_scenario(tmp.path());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_swarmlab"))
+            .arg("run")
+            .arg(&path)
+            .args(args)
+            .current_dir(tmp.path())
+            .output()
+            .expect("the binary runs")
+    };
+    let o = run(&["--set", "file.block_size=64 KiB", "--no-plots"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Its own folder, named by the settings, beside where the plain run would go.
+    let changed = tmp
+        .path()
+        .join("results/small/file.block_size=64_KiB/seed-7");
+    let written = std::fs::read_to_string(changed.join("scenario.toml")).unwrap();
+    assert!(written.contains("block_size = \"64 KiB\""), "{written}");
+    // The recorded scenario reproduces the run.
+    let again = tmp.path().join("again");
+    let o = swarmlab(&[
+        "run",
+        changed.join("scenario.toml").to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--no-plots",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(files_except_timing(&changed), files_except_timing(&again));
+
+    for (setting, complaint) in [
+        (
+            "file.block_size",
+            "--set file.block_size: expected FIELD=VALUE",
+        ),
+        ("file.blocks=1", "\"blocks\" is not a field of [file]"),
+        ("file.block_size=3 KiB", "file.block_size"),
+    ] {
+        let o = run(&["--set", setting, "--no-plots"]);
+        assert_eq!(o.status.code(), Some(2), "{setting}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(complaint), "{setting}: {err}");
+        assert_eq!(err.lines().count(), 1, "{setting}: {err}");
+    }
+}
+
+#[test]
 fn every_shipped_scenario_checks() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut args = vec!["check".to_string()];

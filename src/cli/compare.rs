@@ -5,7 +5,6 @@
 //! is [`crate::compare`].
 
 use crate::compare::{self, Plan};
-use crate::scenario::{Scenario, SweepPoint};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -51,31 +50,11 @@ pub struct CompareArgs {
     time_scale: Option<f64>,
 }
 
-/// The scenario with the `--set FIELD=VALUE` changes applied, or exit status 2 after
-/// saying which one is wrong.
-fn with_settings(scenario: Scenario, settings: &[String]) -> Result<Scenario, i32> {
-    if settings.is_empty() {
-        return Ok(scenario);
-    }
-    let mut pairs = Vec::new();
-    for setting in settings {
-        let Some((field, value)) = setting.split_once('=') else {
-            eprintln!("swarmlab compare: --set {setting}: expected FIELD=VALUE");
-            return Err(2);
-        };
-        pairs.push((field.trim(), value.trim()));
-    }
-    scenario
-        .with_overrides(&SweepPoint::new(pairs))
-        .map_err(|e| {
-            eprintln!("{e}");
-            2
-        })
-}
-
 /// Runs `swarmlab compare`; returns the exit status.
 pub fn compare(args: CompareArgs) -> i32 {
-    let scenario = match super::load(&args.scenario).and_then(|s| with_settings(s, &args.set)) {
+    let scenario = match super::load(&args.scenario)
+        .and_then(|s| super::with_settings("compare", s, &args.set))
+    {
         Ok(s) => s,
         Err(code) => return code,
     };

@@ -7,7 +7,7 @@ pub mod tcp;
 
 use crate::metrics::bound::bound;
 use crate::run::{self, RunReport};
-use crate::scenario::{Scenario, ScenarioError};
+use crate::scenario::{Scenario, ScenarioError, SweepPoint};
 use crate::sim::{Progress, draw_population};
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Write};
@@ -30,7 +30,13 @@ enum Command {
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
-        /// Result folder (default results/<scenario>/seed-<seed>).
+        /// Change a field of the scenario for this run, as a sweep would
+        /// (`--set file.block_size="16 KiB"`); repeatable. The result folder's
+        /// scenario.toml records the changed scenario.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+        /// Result folder (default results/<scenario>/seed-<seed>, or
+        /// results/<scenario>/<settings>/seed-<seed> with --set).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Backend: sim (the simulator) or tcp (real sockets on loopback).
@@ -96,11 +102,12 @@ pub fn main() -> i32 {
         Command::Run {
             scenario,
             seed,
+            set,
             out,
             backend,
             no_plots,
             time_scale,
-        } => cmd_run(&scenario, seed, out, &backend, !no_plots, time_scale),
+        } => cmd_run(&scenario, seed, &set, out, &backend, !no_plots, time_scale),
         Command::Check { scenarios } => cmd_check(&scenarios),
         Command::Bound { scenario, seed } => cmd_bound(&scenario, seed),
         Command::Plot { run_dir, out } => cmd_plot(&run_dir, out),
@@ -116,6 +123,38 @@ pub fn main() -> i32 {
 
 fn load(path: &Path) -> Result<Scenario, i32> {
     Scenario::from_file(path).map_err(|e: ScenarioError| {
+        eprintln!("{e}");
+        2
+    })
+}
+
+/// `--set FIELD=VALUE` settings as a sweep point, or exit status 2 after saying which
+/// one is not of that form.
+fn settings_point(command: &str, settings: &[String]) -> Result<SweepPoint, i32> {
+    let mut pairs = Vec::new();
+    for setting in settings {
+        let Some((field, value)) = setting.split_once('=') else {
+            eprintln!("swarmlab {command}: --set {setting}: expected FIELD=VALUE");
+            return Err(2);
+        };
+        pairs.push((field.trim(), value.trim()));
+    }
+    Ok(SweepPoint::new(pairs))
+}
+
+/// The scenario with the `--set FIELD=VALUE` changes applied, or exit status 2 after
+/// saying which one is wrong.
+fn with_settings(command: &str, scenario: Scenario, settings: &[String]) -> Result<Scenario, i32> {
+    with_point(scenario, &settings_point(command, settings)?)
+}
+
+/// The scenario with `point` applied, or exit status 2 after saying which field is
+/// wrong (the scenario's own checks name it).
+fn with_point(scenario: Scenario, point: &SweepPoint) -> Result<Scenario, i32> {
+    if point.values.is_empty() {
+        return Ok(scenario);
+    }
+    scenario.with_overrides(point).map_err(|e| {
         eprintln!("{e}");
         2
     })
@@ -141,12 +180,17 @@ fn progress_line() -> impl FnMut(Progress) {
 fn cmd_run(
     path: &Path,
     seed: Option<u64>,
+    settings: &[String],
     out: Option<PathBuf>,
     backend: &str,
     plots: bool,
     time_scale: Option<f64>,
 ) -> i32 {
-    let scenario = match load(path) {
+    let point = match settings_point("run", settings) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let scenario = match load(path).and_then(|s| with_point(s, &point)) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -183,9 +227,12 @@ fn cmd_run(
     }
     let seed = seed.unwrap_or(scenario.run.seed);
     let folder = out.unwrap_or_else(|| {
-        PathBuf::from("results")
-            .join(&scenario.name)
-            .join(format!("seed-{seed}"))
+        // A changed scenario gets its own folder, so it never overwrites the plain run's.
+        let mut folder = PathBuf::from("results").join(&scenario.name);
+        if !point.values.is_empty() {
+            folder.push(crate::batch::slug(&point));
+        }
+        folder.join(format!("seed-{seed}"))
     });
     eprintln!(
         "running {} (seed {seed}, {} peers) -> {}",
