@@ -5,9 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn swarmlab(args: &[&str]) -> Output {
+    swarmlab_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+/// Runs the binary with `dir` as its working directory (where `results/` goes).
+fn swarmlab_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_swarmlab"))
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(dir)
         .output()
         .expect("the binary runs")
 }
@@ -206,15 +211,8 @@ fn the_written_scenario_reproduces_the_run() {
 fn run_set_changes_the_scenario_records_it_and_rejects_bad_settings() {
     let tmp = tempfile::tempdir().unwrap();
     let path = small_scenario(tmp.path());
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_swarmlab"))
-            .arg("run")
-            .arg(&path)
-            .args(args)
-            .current_dir(tmp.path())
-            .output()
-            .expect("the binary runs")
-    };
+    let path = path.to_str().unwrap();
+    let run = |args: &[&str]| swarmlab_in(tmp.path(), &[&["run", path], args].concat());
     let o = run(&["--set", "file.block_size=64 KiB", "--no-plots"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // Its own folder, named by the settings, beside where the plain run would go.
