@@ -76,12 +76,20 @@ fn bench(c: &mut Criterion) {
         ("chunks-200x64MiB", crowd("chunk", "64 MiB", 200)),
     ] {
         let (events, _) = {
-            let (outcome, _) = Simulation::new(&s, 1, Nothing).run(|_| {});
+            let (outcome, _) = Simulation::new(&s, 1, Nothing)
+                .expect("built-in strategies")
+                .run(|_| {});
             (outcome.events, ())
         };
         group.throughput(Throughput::Elements(events));
         group.bench_function(name, |b| {
-            b.iter(|| Simulation::new(&s, 1, Nothing).run(|_| {}).0.events)
+            b.iter(|| {
+                Simulation::new(&s, 1, Nothing)
+                    .expect("built-in strategies")
+                    .run(|_| {})
+                    .0
+                    .events
+            })
         });
     }
     group.finish();

@@ -42,7 +42,8 @@ fn main() {
             p.leechers,
             p.events
         );
-    });
+    })
+    .expect("the scenario's strategies are built in");
     let sim = started.elapsed().as_secs_f64();
     eprintln!();
     let rss = peak_rss_mib().unwrap_or(f64::NAN);

@@ -7,7 +7,9 @@
 //! it; the measured numbers are printed (`--nocapture`).
 
 use swarmlab::compare::{Comparison, Plan, Row, run_all, stats};
-use swarmlab::scenario::{ChokerKind, Scenario, SweepPoint};
+use swarmlab::core::StrategyName;
+use swarmlab::core::strategy::builtin;
+use swarmlab::scenario::{Scenario, SweepPoint};
 
 fn scenario(text: &str) -> Scenario {
     Scenario::from_str_named(text, "test.toml").expect("test scenario parses")
@@ -21,7 +23,7 @@ fn shipped(name: &str) -> Scenario {
 /// Runs `chokers` (applied to `group`, or to everyone) with `replicates` runs each.
 fn compare(
     s: &Scenario,
-    chokers: &[ChokerKind],
+    chokers: &[StrategyName],
     group: Option<&str>,
     replicates: u32,
 ) -> (Plan, Comparison, tempfile::TempDir) {
@@ -121,7 +123,7 @@ fn free_riders_finish_later_than_contributors_under_tit_for_tat() {
     // seed shrinks the gap too: with a 4 Mbit/s seed it was 60 ± 41 s on ~340 s.
     let s = scenario(SLOW_SWARM);
     let n = 8;
-    let (_, c, dir) = compare(&s, &[ChokerKind::TitForTat], None, n);
+    let (_, c, dir) = compare(&s, &[builtin::TIT_FOR_TAT], None, n);
     let contributors = per_run_means(dir.path(), "tit-for-tat", "contributors", n);
     let free_riders = per_run_means(dir.path(), "tit-for-tat", "free-riders", n);
     let (gap, ci) = paired(&contributors, &free_riders);
@@ -168,16 +170,16 @@ fn bittyrant_gains(scenario: &str, n: u32) -> Vec<TyrantGain> {
         .expect("override");
     let mut gains = Vec::new();
     for (swarm, s, majority) in [
-        ("tit-for-tat", &base, ChokerKind::TitForTat),
-        ("propshare", &ps_majority, ChokerKind::PropShare),
+        ("tit-for-tat", &base, builtin::TIT_FOR_TAT),
+        ("propshare", &ps_majority, builtin::PROPSHARE),
     ] {
-        let chokers = [majority, ChokerKind::BitTyrant];
+        let chokers = [majority.clone(), builtin::BITTYRANT];
         let (_, c, dir) = compare(s, &chokers, Some("tyrants"), n);
-        let own = per_run_means(dir.path(), majority.name(), "tyrants", n);
+        let own = per_run_means(dir.path(), majority.as_str(), "tyrants", n);
         let tyrant = per_run_means(dir.path(), "bittyrant", "tyrants", n);
         let (gain, ci) = paired(&tyrant, &own);
         let faster = own.iter().zip(&tyrant).filter(|(o, t)| t < o).count();
-        let own_row = row(&c, majority.name(), "tyrants").clone();
+        let own_row = row(&c, majority.as_str(), "tyrants").clone();
         let tyrant_row = row(&c, "bittyrant", "tyrants").clone();
         let own_download_s = own_row.mean_download_s.mean.expect("completions");
         eprintln!(
@@ -314,16 +316,16 @@ join = { uniform = ["0 s", "10 s"] }
 
 /// Over `n` paired replicates of `chokers` on `s`: per strategy, how much later the slow
 /// group finished than the fast one (mean, CI half-width, runs where slow was later).
-fn slow_minus_fast(s: &Scenario, chokers: &[ChokerKind], n: u32) -> Vec<(f64, f64, usize, f64)> {
+fn slow_minus_fast(s: &Scenario, chokers: &[StrategyName], n: u32) -> Vec<(f64, f64, usize, f64)> {
     let (_, c, dir) = compare(s, chokers, None, n);
     chokers
         .iter()
         .map(|choker| {
-            let fast = per_run_means(dir.path(), choker.name(), "fast", n);
-            let slow = per_run_means(dir.path(), choker.name(), "slow", n);
+            let fast = per_run_means(dir.path(), choker.as_str(), "fast", n);
+            let slow = per_run_means(dir.path(), choker.as_str(), "slow", n);
             let (gap, ci) = paired(&fast, &slow);
             let later = fast.iter().zip(&slow).filter(|(f, s)| s > f).count();
-            let fast_mean = mean_dl(&c, choker.name(), "fast");
+            let fast_mean = mean_dl(&c, choker.as_str(), "fast");
             eprintln!(
                 "{choker}: slow − fast {gap:.1} ± {ci:.1} s (fast {fast_mean:.1} s; slow later in {later}/{n})"
             );
@@ -344,7 +346,7 @@ fn fast_uploaders_finish_first_under_tit_for_tat_but_not_under_random_unchoking(
     // (with blocks, anyone holding a started piece helps finish it).
     let s = scenario(FAST_SLOW);
     let n = 16;
-    let measured = slow_minus_fast(&s, &[ChokerKind::TitForTat, ChokerKind::Random], n);
+    let measured = slow_minus_fast(&s, &[builtin::TIT_FOR_TAT, builtin::RANDOM_CHOKER], n);
     let (tft_gap, tft_ci, tft_later, fast_dl) = measured[0];
     let (random_gap, random_ci, _, _) = measured[1];
     assert!(
@@ -371,7 +373,7 @@ fn an_underprovisioned_seed_erases_the_advantage_of_fast_uploaders() {
         .with_overrides(&SweepPoint::new([("group.seeds.upload", "1 Mbit/s")]))
         .expect("override");
     let n = 8;
-    let (gap, ci, _, fast_dl) = slow_minus_fast(&s, &[ChokerKind::TitForTat], n)[0];
+    let (gap, ci, _, fast_dl) = slow_minus_fast(&s, &[builtin::TIT_FOR_TAT], n)[0];
     assert!(
         gap.abs() < 0.05 * fast_dl,
         "slow − fast {gap:.1} ± {ci:.1} s"
@@ -384,7 +386,7 @@ fn the_confidence_interval_shrinks_as_replicates_grow() {
     let widths: Vec<f64> = [3, 6, 24]
         .iter()
         .map(|&n| {
-            let (_, c, _dir) = compare(&s, &[ChokerKind::TitForTat], None, n);
+            let (_, c, _dir) = compare(&s, &[builtin::TIT_FOR_TAT], None, n);
             let r = row(&c, "tit-for-tat", "all");
             assert_eq!(r.replicates, n);
             r.mean_download_s.ci95.expect("n ≥ 2")
@@ -398,7 +400,7 @@ fn the_confidence_interval_shrinks_as_replicates_grow() {
 fn compare_numbers_are_the_means_of_the_runs_summaries() {
     let s = shipped("bittyrant-minority.toml");
     let n = 4;
-    let chokers = [ChokerKind::TitForTat, ChokerKind::PropShare];
+    let chokers = [builtin::TIT_FOR_TAT, builtin::PROPSHARE];
     let (plan, c, dir) = compare(&s, &chokers, Some("tyrants"), n);
     for strategy in &plan.strategies {
         let label = strategy.label();
@@ -447,9 +449,9 @@ fn compare_output_is_the_same_at_any_jobs() {
     let plan = Plan::new(
         &s,
         &[
-            ChokerKind::TitForTat,
-            ChokerKind::BitTyrant,
-            ChokerKind::Random,
+            builtin::TIT_FOR_TAT,
+            builtin::BITTYRANT,
+            builtin::RANDOM_CHOKER,
         ],
         &[],
         Some("tyrants"),

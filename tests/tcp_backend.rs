@@ -18,9 +18,10 @@ use common::{bin, run};
 use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use swarmlab::metrics::Ending;
 use swarmlab::run::{resolved, simulate};
 use swarmlab::scenario::Scenario;
-use swarmlab::tcp::swarm::{SwarmEnding, SwarmOptions, run_scenario};
+use swarmlab::tcp::swarm::{SwarmOptions, run_scenario};
 
 /// The agreement scenario (also usable from the command line; see the README).
 const SMALL: &str = r#"
@@ -103,7 +104,7 @@ fn relative(a: f64, b: f64) -> f64 {
 #[test]
 fn tcp_agrees_with_the_simulation_and_delivers_the_payload() {
     let scenario = resolved(&Scenario::from_str_named(SMALL, "small.toml").unwrap(), 1);
-    let (_, sim) = simulate(&scenario, 1, |_| {});
+    let (_, sim) = simulate(&scenario, 1, |_| {}).expect("simulation");
     let data = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let tcp = run_scenario(
@@ -128,7 +129,7 @@ fn tcp_agrees_with_the_simulation_and_delivers_the_payload() {
         100.0 * (tcp_mean - sim_mean) / sim_mean,
         100.0 * (tcp_span - sim_span) / sim_span,
     );
-    assert_eq!(tcp.ending, SwarmEnding::AllComplete);
+    assert_eq!(tcp.ending, Ending::AllComplete);
     assert_eq!(s.completed, 20, "every leecher completes in the simulation");
     assert_eq!(t.completed, 20, "every leecher completes over tcp");
     assert_eq!(t.backend, "tcp");
@@ -260,7 +261,7 @@ fn a_peer_whose_session_dies_is_reported_as_aborted() {
         },
     )
     .expect("the run still finishes");
-    assert_eq!(tcp.ending, SwarmEnding::AllComplete);
+    assert_eq!(tcp.ending, Ending::AllComplete);
     let peers = &tcp.result.peers;
     assert_eq!(peers.len(), 5);
     let dead = &peers[2];

@@ -11,9 +11,10 @@ use std::fs;
 use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::Duration;
-use swarmlab::scenario::Role;
+use swarmlab::core::Role;
 use swarmlab::tcp::metainfo::{self, Metainfo};
 use swarmlab::tcp::session::{self, SessionConfig};
+use swarmlab::tcp::storage::{open_download_storage, open_seed_storage};
 use swarmlab::tcp::tracker_http::{TrackerConfig, TrackerServer};
 
 fn config(role: Role) -> SessionConfig {
@@ -51,13 +52,13 @@ fn seed_and_get_sessions_over_loopback() {
     fs::write(&data, random_bytes(3 * 1024 * 1024 + 321, 21)).unwrap();
     let meta = Metainfo::from_bytes(&metainfo::create(&data, &url, 128 * 1024).unwrap()).unwrap();
 
-    let mut seed_storage = session::open_seed_storage(&meta, &data).unwrap();
+    let mut seed_storage = open_seed_storage(&meta, &data).unwrap();
     assert!(seed_storage.recheck().unwrap().iter().all(|ok| *ok));
     let seed_meta = meta.clone();
     std::thread::spawn(move || session::run(seed_meta, seed_storage, config(Role::Seed)));
 
     let out = d.join("out");
-    let mut storage = session::open_download_storage(&meta, &out).unwrap();
+    let mut storage = open_download_storage(&meta, &out).unwrap();
     assert!(storage.recheck().unwrap().iter().all(|ok| !*ok));
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -87,7 +88,7 @@ fn aria2c_downloads_from_a_library_seed() {
     let torrent = d.join("t.torrent");
     fs::write(&torrent, &bytes).unwrap();
     let meta = Metainfo::from_bytes(&bytes).unwrap();
-    let mut storage = session::open_seed_storage(&meta, &data).unwrap();
+    let mut storage = open_seed_storage(&meta, &data).unwrap();
     storage.recheck().unwrap();
     std::thread::spawn(move || session::run(meta, storage, config(Role::Seed)));
     let out = d.join("aria");

@@ -7,7 +7,7 @@
 //! `--shard` and `merge` work without talking to each other.
 
 use super::BatchError;
-use crate::scenario::{Scenario, SweepPoint, replicate_seed};
+use crate::scenario::{Scenario, StrategyTable, SweepPoint, replicate_seed};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -103,10 +103,14 @@ impl Plan {
     /// Reads every scenario file under `paths` (all must be valid before anything runs)
     /// and plans their runs. `replicates` overrides each sweep's `replicates` (and
     /// the single replicate of a scenario without a sweep).
-    pub fn from_paths(paths: &[PathBuf], replicates: Option<u32>) -> Result<Plan, BatchError> {
+    pub fn from_paths(
+        paths: &[PathBuf],
+        replicates: Option<u32>,
+        strategies: &StrategyTable,
+    ) -> Result<Plan, BatchError> {
         let mut scenarios = Vec::new();
         for path in find_scenarios(paths)? {
-            let scenario = Scenario::from_file(&path)?;
+            let scenario = Scenario::from_file_with(&path, strategies)?;
             scenarios.push((path, scenario));
         }
         Plan::from_scenarios(scenarios, replicates)

@@ -2,6 +2,7 @@
 //! over [`crate::batch`].
 
 use crate::batch::{self, BatchOptions, Plan, RunStatus, Shard};
+use crate::scenario::StrategyTable;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -46,7 +47,7 @@ pub struct MergeArgs {
 }
 
 /// Runs `swarmlab batch`; returns the exit status.
-pub fn batch(args: BatchArgs) -> i32 {
+pub fn batch(args: BatchArgs, strategies: &StrategyTable) -> i32 {
     let shard = match args.shard.as_deref().map(str::parse::<Shard>) {
         None => Shard::WHOLE,
         Some(Ok(shard)) => shard,
@@ -58,7 +59,7 @@ pub fn batch(args: BatchArgs) -> i32 {
             return 2;
         }
     };
-    let plan = match Plan::from_paths(&args.paths, args.replicates) {
+    let plan = match Plan::from_paths(&args.paths, args.replicates, strategies) {
         Ok(plan) => plan,
         Err(e) => {
             eprintln!("{}", prefixed(&e));

@@ -5,6 +5,7 @@
 //! is [`crate::compare`].
 
 use crate::compare::{self, Plan};
+use crate::scenario::StrategyTable;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -51,15 +52,16 @@ pub struct CompareArgs {
 }
 
 /// Runs `swarmlab compare`; returns the exit status.
-pub fn compare(args: CompareArgs) -> i32 {
-    let scenario = match super::load(&args.scenario)
+pub fn compare(args: CompareArgs, strategies: &StrategyTable) -> i32 {
+    let scenario = match super::load(&args.scenario, strategies)
         .and_then(|s| super::with_settings("compare", s, &args.set))
     {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let plan = compare::parse_chokers(&args.choker).and_then(|chokers| {
-        let pickers = compare::parse_pickers(&args.picker)?;
+    let registry = strategies.strategies();
+    let plan = compare::parse_chokers(&args.choker, registry).and_then(|chokers| {
+        let pickers = compare::parse_pickers(&args.picker, registry)?;
         Plan::new(
             &scenario,
             &chokers,

@@ -5,10 +5,12 @@ mod batch;
 mod compare;
 pub mod tcp;
 
+use crate::core::Strategies;
 use crate::metrics::bound::bound;
 use crate::run::{self, RunReport};
-use crate::scenario::{Scenario, ScenarioError, SweepPoint};
-use crate::sim::{Progress, draw_population};
+use crate::scenario::population::draw_population;
+use crate::scenario::{Scenario, ScenarioError, StrategyTable, SweepPoint};
+use crate::sim::Progress;
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +19,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Parser)]
 #[command(name = "swarmlab", version, about)]
 struct Cli {
+    /// Log what happens (connections and why they are dropped, announces, pieces) to
+    /// stderr; `RUST_LOG` (e.g. `RUST_LOG=swarmlab=debug`) chooses finer.
+    #[arg(long, short, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -89,8 +95,18 @@ enum Command {
     Get(tcp::GetArgs),
 }
 
-/// Runs the command line and returns the process exit status.
+/// Runs the command line with the built-in strategies and returns the process exit
+/// status.
 pub fn main() -> i32 {
+    main_with(Strategies::builtin())
+}
+
+/// Runs the command line with `strategies` — the built-in ones plus a user's own — and
+/// returns the process exit status. A crate with strategies of its own makes its binary
+/// with this (see `examples/custom_choker.rs`): scenario files, `run` (either backend)
+/// and `compare --choker` then accept its names.
+pub fn main_with(strategies: Strategies) -> i32 {
+    let strategies = StrategyTable::new(std::sync::Arc::new(strategies));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -98,6 +114,7 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    init_logging(cli.verbose);
     match cli.command {
         Command::Run {
             scenario,
@@ -107,13 +124,23 @@ pub fn main() -> i32 {
             backend,
             no_plots,
             time_scale,
-        } => cmd_run(&scenario, seed, &set, out, &backend, !no_plots, time_scale),
-        Command::Check { scenarios } => cmd_check(&scenarios),
-        Command::Bound { scenario, seed } => cmd_bound(&scenario, seed),
+        } => {
+            let run = RunArgs {
+                seed,
+                settings: set,
+                out,
+                backend,
+                plots: !no_plots,
+                time_scale,
+            };
+            cmd_run(&scenario, run, &strategies)
+        }
+        Command::Check { scenarios } => cmd_check(&scenarios, &strategies),
+        Command::Bound { scenario, seed } => cmd_bound(&scenario, seed, &strategies),
         Command::Plot { run_dir, out } => cmd_plot(&run_dir, out),
-        Command::Batch(args) => batch::batch(args),
+        Command::Batch(args) => batch::batch(args, &strategies),
         Command::Merge(args) => batch::merge(args),
-        Command::Compare(args) => compare::compare(args),
+        Command::Compare(args) => compare::compare(args, &strategies),
         Command::Torrent(cmd) => tcp::torrent(cmd),
         Command::Tracker(args) => tcp::tracker(args),
         Command::Seed(args) => tcp::seed(args),
@@ -121,8 +148,28 @@ pub fn main() -> i32 {
     }
 }
 
-fn load(path: &Path) -> Result<Scenario, i32> {
-    Scenario::from_file(path).map_err(|e: ScenarioError| {
+/// Logging to stderr through `tracing`: `RUST_LOG` if set; else swarmlab's debug
+/// messages with `--verbose` (or `SWARMLAB_VERBOSE` set and not "0"); else warnings only.
+fn init_logging(verbose: bool) {
+    use tracing_subscriber::EnvFilter;
+    let env_verbose = std::env::var("SWARMLAB_VERBOSE").is_ok_and(|v| v != "0");
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.is_empty() => EnvFilter::new(spec),
+        _ if verbose || env_verbose => EnvFilter::new("swarmlab=debug"),
+        _ => EnvFilter::new("warn"),
+    };
+    // A second call (a test running two commands in one process) keeps the first.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+fn load(path: &Path, strategies: &StrategyTable) -> Result<Scenario, i32> {
+    Scenario::from_file_with(path, strategies).map_err(|e: ScenarioError| {
         eprintln!("{e}");
         2
     })
@@ -177,20 +224,31 @@ fn progress_line() -> impl FnMut(Progress) {
     }
 }
 
-fn cmd_run(
-    path: &Path,
+/// The options of `swarmlab run`.
+struct RunArgs {
     seed: Option<u64>,
-    settings: &[String],
+    settings: Vec<String>,
     out: Option<PathBuf>,
-    backend: &str,
+    backend: String,
     plots: bool,
     time_scale: Option<f64>,
-) -> i32 {
-    let point = match settings_point("run", settings) {
+}
+
+fn cmd_run(path: &Path, args: RunArgs, strategies: &StrategyTable) -> i32 {
+    let RunArgs {
+        seed,
+        settings,
+        out,
+        backend,
+        plots,
+        time_scale,
+    } = args;
+    let backend = backend.as_str();
+    let point = match settings_point("run", &settings) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let scenario = match load(path).and_then(|s| with_point(s, &point)) {
+    let scenario = match load(path, strategies).and_then(|s| with_point(s, &point)) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -269,7 +327,13 @@ fn cmd_run_tcp(
     plots: bool,
     time_scale: Option<f64>,
 ) -> i32 {
-    let scale = time_scale.unwrap_or_else(|| run::auto_time_scale(scenario, seed));
+    let scale = match time_scale.map_or_else(|| run::auto_time_scale(scenario, seed), Ok) {
+        Ok(scale) => scale,
+        Err(e) => {
+            eprintln!("swarmlab: {e}");
+            return 1;
+        }
+    };
     eprintln!(
         "  over tcp on 127.0.0.1, {scale:.3} times faster than scenario time{} (results in scenario seconds)",
         if time_scale.is_none() {
@@ -302,11 +366,7 @@ fn secs(v: Option<f64>) -> String {
 fn print_summary(report: &RunReport) {
     let s = &report.result.summary;
     let t = &report.result.timing;
-    println!(
-        "{}: {}",
-        s.scenario,
-        run::describe_ending(report.outcome.ending)
-    );
+    println!("{}: {}", s.scenario, report.outcome.ending.describe());
     println!("  completed        {} leechers", s.completed);
     println!(
         "  makespan         {}",
@@ -332,10 +392,10 @@ fn print_summary(report: &RunReport) {
     println!("  results          {}", report.folder.display());
 }
 
-fn cmd_check(paths: &[PathBuf]) -> i32 {
+fn cmd_check(paths: &[PathBuf], strategies: &StrategyTable) -> i32 {
     let mut status = 0;
     for path in paths {
-        match Scenario::from_file(path) {
+        match Scenario::from_file_with(path, strategies) {
             Ok(s) => println!(
                 "{}: ok ({} groups, {} peers{})",
                 path.display(),
@@ -356,8 +416,8 @@ fn cmd_check(paths: &[PathBuf]) -> i32 {
     status
 }
 
-fn cmd_bound(path: &Path, seed: Option<u64>) -> i32 {
-    let scenario = match load(path) {
+fn cmd_bound(path: &Path, seed: Option<u64>, strategies: &StrategyTable) -> i32 {
+    let scenario = match load(path, strategies) {
         Ok(s) => s,
         Err(code) => return code,
     };

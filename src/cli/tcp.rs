@@ -1,9 +1,10 @@
 //! The real-BitTorrent subcommands: `torrent create|show`, `tracker`, `seed`, `get`.
 //! Thin: parse arguments, call `crate::tcp`, map errors to exit statuses.
 
-use crate::scenario::Role;
+use crate::core::Role;
 use crate::tcp::metainfo::{self, Metainfo};
 use crate::tcp::session::{self, SessionConfig};
+use crate::tcp::storage;
 use crate::tcp::tracker_http::{TrackerConfig, TrackerServer};
 use crate::units::{Bytes, Rate};
 use clap::{Args, Subcommand};
@@ -44,9 +45,6 @@ pub struct TrackerArgs {
     /// Seconds between announces asked of peers.
     #[arg(long, default_value_t = 60)]
     pub interval: u64,
-    /// Log every request to stderr.
-    #[arg(long, short)]
-    pub verbose: bool,
 }
 
 /// `swarmlab seed`
@@ -63,9 +61,6 @@ pub struct SeedArgs {
     /// Upload limit, e.g. "10 Mbit/s".
     #[arg(long)]
     pub upload: Option<String>,
-    /// Log connection events (and why connections are dropped) to stderr.
-    #[arg(long, short)]
-    pub verbose: bool,
 }
 
 /// `swarmlab get`
@@ -88,9 +83,6 @@ pub struct GetArgs {
     /// Upload limit (while seeding after), e.g. "10 Mbit/s".
     #[arg(long)]
     pub upload: Option<String>,
-    /// Log connection events (and why connections are dropped) to stderr.
-    #[arg(long, short)]
-    pub verbose: bool,
 }
 
 /// A failure with its exit status: 1 at run time, 2 for bad input.
@@ -171,7 +163,6 @@ fn create(path: &Path, tracker: &str, piece_size: &str, output: &Path) -> Result
 
 /// Runs `tracker`; returns the exit status.
 pub fn tracker(args: TrackerArgs) -> i32 {
-    session::set_verbose(args.verbose);
     let cfg = TrackerConfig {
         interval: Duration::from_secs(args.interval.max(1)),
         ..TrackerConfig::default()
@@ -180,7 +171,7 @@ pub fn tracker(args: TrackerArgs) -> i32 {
         .map_err(|e| runtime(format!("cannot listen on {}: {e}", args.bind)))
         .and_then(|server| {
             if let Some(addr) = server.local_addr() {
-                session::log(format_args!("tracker listening on http://{addr}/announce"));
+                tracing::info!("tracker listening on http://{addr}/announce");
             }
             server.run().map_err(|e| runtime(e.to_string()))
         });
@@ -189,14 +180,14 @@ pub fn tracker(args: TrackerArgs) -> i32 {
 
 /// Runs `seed`; returns the exit status.
 pub fn seed(args: SeedArgs) -> i32 {
-    session::set_verbose(args.verbose);
     finish("seed", run_seed(&args))
 }
 
 fn run_seed(args: &SeedArgs) -> Result<(), Failure> {
     let meta = load_torrent(&args.torrent)?;
     let upload = parse_rate("upload", args.upload.as_deref())?;
-    let mut storage = session::open_seed_storage(&meta, &args.data).map_err(bad)?;
+    let mut storage =
+        storage::open_seed_storage(&meta, &args.data).map_err(|e| bad(e.to_string()))?;
     let verified = storage
         .recheck()
         .map_err(|e| runtime(format!("{}: {e}", args.data.display())))?;
@@ -217,13 +208,12 @@ fn run_seed(args: &SeedArgs) -> Result<(), Failure> {
         progress: false,
         swarm: None,
     };
-    session::run(meta, storage, cfg).map_err(runtime)?;
+    session::run(meta, storage, cfg).map_err(|e| runtime(e.to_string()))?;
     Ok(())
 }
 
 /// Runs `get`; returns the exit status.
 pub fn get(args: GetArgs) -> i32 {
-    session::set_verbose(args.verbose);
     finish("get", run_get(&args))
 }
 
@@ -233,18 +223,19 @@ fn run_get(args: &GetArgs) -> Result<(), Failure> {
     let upload = parse_rate("upload", args.upload.as_deref())?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| runtime(format!("{}: {e}", args.out.display())))?;
-    let mut storage = session::open_download_storage(&meta, &args.out).map_err(runtime)?;
+    let mut storage =
+        storage::open_download_storage(&meta, &args.out).map_err(|e| runtime(e.to_string()))?;
     // Resume: pieces already on disk and matching their hash are kept.
     let verified = storage
         .recheck()
         .map_err(|e| runtime(format!("{}: {e}", args.out.display())))?;
     // The session starts the core peer with exactly these pieces.
     let kept = verified.iter().filter(|ok| **ok).count();
-    session::log(format_args!(
+    tracing::info!(
         "{}: {kept} of {} pieces already verified",
         meta.info.name,
         verified.len()
-    ));
+    );
     let cfg = SessionConfig {
         role: Role::Leecher,
         bind: args.bind.unwrap_or_else(default_bind),
@@ -254,7 +245,7 @@ fn run_get(args: &GetArgs) -> Result<(), Failure> {
         progress: true,
         swarm: None,
     };
-    let s = session::run(meta, storage, cfg).map_err(runtime)?;
+    let s = session::run(meta, storage, cfg).map_err(|e| runtime(e.to_string()))?;
     // A download that was already complete never reached the session's summary.
     if s.pieces_at_start == s.pieces {
         println!("{}", s.line());

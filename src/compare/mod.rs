@@ -17,9 +17,10 @@ pub mod stats;
 
 pub use report::{COLUMNS, draw, format_table, write_csv};
 
+use crate::core::{Role, Strategies, StrategyKind, StrategyName};
 use crate::metrics::RunResult;
 use crate::run::{self, RunError};
-use crate::scenario::{ChokerKind, PickerKind, Role, Scenario, SweepPoint, replicate_seed};
+use crate::scenario::{Scenario, SweepPoint, replicate_seed};
 use rayon::prelude::*;
 use stats::{ci95_half_width, mean};
 use std::path::{Path, PathBuf};
@@ -47,7 +48,7 @@ pub enum CompareError {
 }
 
 impl CompareError {
-    /// The process exit status for this error (DESIGN.md: 2 bad input, 1 run time).
+    /// The process exit status for this error (2 bad input, 1 run time).
     pub fn exit_status(&self) -> i32 {
         match self {
             CompareError::BadInput(_) => 2,
@@ -57,38 +58,48 @@ impl CompareError {
 }
 
 /// One strategy: a choker, and a picker when pickers are compared too.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Strategy {
     /// The choker.
-    pub choker: ChokerKind,
+    pub choker: StrategyName,
     /// The picker (`None`: the scenario's).
-    pub picker: Option<PickerKind>,
+    pub picker: Option<StrategyName>,
 }
 
 impl Strategy {
     /// `choker` or `choker+picker`: the name of its runs folder and its plot label.
     pub fn label(&self) -> String {
-        match self.picker {
+        match &self.picker {
             Some(p) => format!("{}+{}", self.choker, p),
             None => self.choker.to_string(),
         }
     }
 }
 
-/// Parses `--choker a,b` names; the error lists the valid ones.
-pub fn parse_chokers(names: &[String]) -> Result<Vec<ChokerKind>, CompareError> {
-    parse_list(names, "--choker", ChokerKind::from_name)
+/// Parses `--choker a,b` names against `strategies`; the error lists the valid ones.
+pub fn parse_chokers(
+    names: &[String],
+    strategies: &Strategies,
+) -> Result<Vec<StrategyName>, CompareError> {
+    parse_list(names, "--choker", |n| {
+        strategies.lookup(StrategyKind::Choker, n)
+    })
 }
 
-/// Parses `--picker x,y` names; the error lists the valid ones.
-pub fn parse_pickers(names: &[String]) -> Result<Vec<PickerKind>, CompareError> {
-    parse_list(names, "--picker", PickerKind::from_name)
+/// Parses `--picker x,y` names against `strategies`; the error lists the valid ones.
+pub fn parse_pickers(
+    names: &[String],
+    strategies: &Strategies,
+) -> Result<Vec<StrategyName>, CompareError> {
+    parse_list(names, "--picker", |n| {
+        strategies.lookup(StrategyKind::Picker, n)
+    })
 }
 
-fn parse_list<T: PartialEq>(
+fn parse_list<T: PartialEq, E: std::fmt::Display>(
     names: &[String],
     flag: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
+    parse: impl Fn(&str) -> Result<T, E>,
 ) -> Result<Vec<T>, CompareError> {
     let mut out = Vec::new();
     for name in names {
@@ -125,8 +136,8 @@ impl Plan {
     /// scenario's picker), applied to `group` or to every group, checked up front.
     pub fn new(
         scenario: &Scenario,
-        chokers: &[ChokerKind],
-        pickers: &[PickerKind],
+        chokers: &[StrategyName],
+        pickers: &[StrategyName],
         group: Option<&str>,
         replicates: u32,
     ) -> Result<Plan, CompareError> {
@@ -156,17 +167,18 @@ impl Plan {
                 names.join(", ")
             )));
         }
-        let pickers: Vec<Option<PickerKind>> = if pickers.is_empty() {
+        let pickers: Vec<Option<StrategyName>> = if pickers.is_empty() {
             vec![None]
         } else {
-            pickers.iter().copied().map(Some).collect()
+            pickers.iter().cloned().map(Some).collect()
         };
         let strategies: Vec<Strategy> = chokers
             .iter()
-            .flat_map(|&choker| {
-                pickers
-                    .iter()
-                    .map(move |&picker| Strategy { choker, picker })
+            .flat_map(|choker| {
+                pickers.iter().map(move |picker| Strategy {
+                    choker: choker.clone(),
+                    picker: picker.clone(),
+                })
             })
             .collect();
         let mut plan = Plan {
@@ -195,7 +207,7 @@ impl Plan {
             None => "policy.".to_string(),
         };
         let mut values = vec![(format!("{prefix}choker"), strategy.choker.to_string())];
-        if let Some(p) = strategy.picker {
+        if let Some(p) = &strategy.picker {
             values.push((format!("{prefix}picker"), p.to_string()));
         }
         SweepPoint::new(values)
@@ -582,14 +594,15 @@ mod tests {
 
     #[test]
     fn unknown_names_list_the_valid_ones() {
-        let e = parse_chokers(&["tit-for-tat".into(), "tyrant".into()]).unwrap_err();
+        let builtin = Strategies::builtin();
+        let e = parse_chokers(&["tit-for-tat".into(), "tyrant".into()], &builtin).unwrap_err();
         assert_eq!(e.exit_status(), 2);
         let msg = e.to_string();
         assert!(
             msg.starts_with("--choker: \"tyrant\" is not one of tit-for-tat, propshare, bittyrant"),
             "{msg}"
         );
-        assert!(parse_pickers(&["rarest-first".into(), "random".into()]).is_ok());
-        assert!(parse_chokers(&["random".into(), "random".into()]).is_err());
+        assert!(parse_pickers(&["rarest-first".into(), "random".into()], &builtin).is_ok());
+        assert!(parse_chokers(&["random".into(), "random".into()], &builtin).is_err());
     }
 }

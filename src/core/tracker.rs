@@ -1,11 +1,8 @@
 //! Tracker logic: who is in the swarm, and a random sample of them for each announce.
 //! The simulator calls it directly; the tcp backend serves it over HTTP.
 
+use super::id::PeerId;
 use super::random::Dice;
-
-/// A peer as the tracker knows it: an opaque key chosen by the host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PeerId(pub u64);
 
 /// Why a peer announces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

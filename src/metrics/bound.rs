@@ -15,7 +15,7 @@
 //! ignores latency and churn, so a real or simulated swarm can only be slower;
 //! `bound / makespan` is the efficiency reported in `summary.csv`.
 
-use crate::scenario::Role;
+use crate::core::Role;
 use crate::units::{Bytes, Rate};
 use std::fmt::Write as _;
 

@@ -1,5 +1,5 @@
-//! The result of a run ([`RunResult`]) and the writers of its CSV files (DESIGN.md,
-//! "Results"): `summary.csv`, `peers.csv`, `swarm.csv`, `chunks.csv`, `timing.csv`.
+//! The result of a run ([`RunResult`]) and the writers of its CSV files (docs/design.md,
+//! "Result files"): `summary.csv`, `peers.csv`, `swarm.csv`, `chunks.csv`, `timing.csv`.
 //!
 //! Everything but `timing.csv` is a pure function of the observer calls, so two runs of
 //! the same scenario and seed give byte-identical files. To keep them so:
@@ -10,7 +10,7 @@
 //!   empty, never `NaN` or a made-up zero.
 
 use super::bound::Bound;
-use crate::scenario::Role;
+use crate::core::Role;
 use crate::units::{Bytes, Rate, SimDuration, SimTime};
 use std::fmt::Write as _;
 use std::io;

@@ -5,20 +5,22 @@
 //! A backend calls [`Observer`] methods as things happen, in non-decreasing time order
 //! (a flow segment is reported when it ends, with its start time). The [`Recorder`]
 //! turns them into a [`RunResult`], whose [`RunResult::write`] writes the run folder's
-//! `summary.csv`, `peers.csv`, `swarm.csv`, `chunks.csv` and `timing.csv` (DESIGN.md,
-//! "Results"); [`bound()`] is the analytical lower bound the summary compares against.
+//! `summary.csv`, `peers.csv`, `swarm.csv`, `chunks.csv` and `timing.csv` (docs/design.md,
+//! "Result files"); [`bound()`] is the analytical lower bound the summary compares against.
 
 pub mod bound;
+pub mod ending;
 mod files;
 mod recorder;
 #[cfg(test)]
 pub(crate) mod testing;
 
 pub use bound::{Bound, Term, bound};
+pub use ending::{EndWatch, Ending};
 pub use files::{PeerRecord, RunResult, Sample, Summary, Timing};
 pub use recorder::Recorder;
 
-use crate::scenario::Role;
+use crate::core::Role;
 use crate::units::{Bytes, Rate, SimTime};
 
 /// A peer's index in a run: its position in join order over all groups.

@@ -46,7 +46,8 @@
 use super::bound::bound;
 use super::files::{PeerRecord, RunResult, Sample, Summary, Timing};
 use super::{LeaveReason, Observer, PeerIndex, PeerInfo};
-use crate::scenario::{Role, Scenario};
+use crate::core::Role;
+use crate::scenario::Scenario;
 use crate::units::{Bytes, Rate, SimDuration, SimTime};
 use std::time::Duration;
 

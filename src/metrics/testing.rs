@@ -3,8 +3,9 @@
 //! for the writer and plot tests.
 
 use super::{LeaveReason, Observer, PeerInfo, Recorder, RunResult};
+use crate::core::{Policy, Role};
 use crate::scenario::{
-    BlockSize, Dist, FileSpec, Group, Join, Policy, Role, RunSpec, Scenario, Stay, Stop,
+    BlockSize, Dist, FileSpec, Group, Join, RunSpec, Scenario, Stay, Stop, StrategyTable,
     TrackerSpec,
 };
 use crate::units::{Bytes, Rate, SimDuration, SimTime};
@@ -42,12 +43,7 @@ pub fn scenario(
             chunk_size: chunk,
             block_size: BlockSize::Chunk,
         },
-        tracker: TrackerSpec {
-            peers_per_announce: 50,
-            announce_interval: SimDuration::from_secs(1800),
-            min_neighbours: 20,
-            max_neighbours: 80,
-        },
+        tracker: TrackerSpec::default(),
         policy: Policy::default(),
         groups,
         run: RunSpec {
@@ -56,6 +52,7 @@ pub fn scenario(
             sample_interval: sample,
         },
         sweep: None,
+        strategies: StrategyTable::builtin(),
     }
 }
 

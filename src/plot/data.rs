@@ -6,8 +6,8 @@
 //! is a [`PlotError`] naming the file (and the line, when there is one).
 
 use super::PlotError;
+use crate::core::Role;
 use crate::metrics::RunResult;
-use crate::scenario::Role;
 use csv::{ByteRecord, StringRecord};
 use std::collections::BTreeMap;
 use std::fs::File;

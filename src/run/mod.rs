@@ -6,10 +6,12 @@
 //! is written, so a folder that exists is a complete run: an interrupted batch can trust
 //! it, and a half-written one is simply redone.
 
+use crate::core::{Role, UnknownStrategy};
 use crate::metrics::{Recorder, RunResult};
 use crate::plot;
 use crate::scenario::Scenario;
-use crate::sim::{Ending, Outcome, Progress, Simulation};
+use crate::scenario::population::draw_population;
+use crate::sim::{Outcome, Progress, Simulation};
 use crate::tcp;
 use std::fmt;
 use std::io;
@@ -25,6 +27,8 @@ pub enum RunError {
     Plot(String),
     /// The backend failed at run time (a tcp run could not set up its swarm).
     Backend(String),
+    /// The scenario names a strategy its registry lacks (a scenario built in code).
+    Strategy(UnknownStrategy),
 }
 
 impl fmt::Display for RunError {
@@ -33,6 +37,7 @@ impl fmt::Display for RunError {
             RunError::Io(path, e) => write!(f, "{}: {e}", path.display()),
             RunError::Plot(e) => write!(f, "plotting: {e}"),
             RunError::Backend(e) => write!(f, "{e}"),
+            RunError::Strategy(e) => write!(f, "{}: {e}", e.kind.key()),
         }
     }
 }
@@ -64,12 +69,13 @@ pub fn simulate(
     scenario: &Scenario,
     seed: u64,
     progress: impl FnMut(Progress),
-) -> (Outcome, RunResult) {
+) -> Result<(Outcome, RunResult), RunError> {
     let started = Instant::now();
     let recorder = Recorder::new(scenario, seed, "sim");
-    let (outcome, recorder) = Simulation::new(scenario, seed, recorder).run(progress);
+    let simulation = Simulation::new(scenario, seed, recorder).map_err(RunError::Strategy)?;
+    let (outcome, recorder) = simulation.run(progress);
     let result = recorder.finish(outcome.end, outcome.events, started.elapsed());
-    (outcome, result)
+    Ok((outcome, result))
 }
 
 /// Simulates and writes the result folder `folder` (replacing an older one).
@@ -81,7 +87,7 @@ pub fn run_to_folder(
     progress: impl FnMut(Progress),
 ) -> Result<RunReport, RunError> {
     let scenario = resolved(scenario, seed);
-    let (outcome, result) = simulate(&scenario, seed, progress);
+    let (outcome, result) = simulate(&scenario, seed, progress)?;
     write_folder(&scenario, &result, folder, plots)?;
     Ok(RunReport {
         result,
@@ -138,13 +144,13 @@ pub struct TcpOptions {
 /// real time, and slow enough that the swarm's aggregate upload capacity stays under
 /// [`tcp::swarm::MAX_WALL_RATE`] bytes per wall-clock second. Simulating first is cheap
 /// next to the tcp run (and a scenario the simulator cannot finish gets real time).
-pub fn auto_time_scale(scenario: &Scenario, seed: u64) -> f64 {
+pub fn auto_time_scale(scenario: &Scenario, seed: u64) -> Result<f64, RunError> {
     // The simulated run's length, from time zero (joins included).
-    let (outcome, _) = simulate(scenario, seed, |_| {});
+    let (outcome, _) = simulate(scenario, seed, |_| {})?;
     let span = outcome.end.as_secs_f64();
-    let upload: f64 = crate::core::population::draw_population(scenario, seed)
+    let upload: f64 = draw_population(scenario, seed)
         .iter()
-        .filter(|m| m.role != crate::scenario::Role::FreeRider)
+        .filter(|m| m.role != Role::FreeRider)
         .map(|m| m.upload.0 as f64 / 8.0)
         .sum();
     let fast = span / tcp::swarm::TARGET_WALL_S;
@@ -153,7 +159,7 @@ pub fn auto_time_scale(scenario: &Scenario, seed: u64) -> f64 {
     } else {
         f64::INFINITY
     };
-    fast.min(cap).max(1.0)
+    Ok(fast.min(cap).max(1.0))
 }
 
 /// Runs `scenario` over real sockets on loopback and writes the same result folder as
@@ -167,9 +173,10 @@ pub fn run_tcp_to_folder(
     opts: &TcpOptions,
 ) -> Result<(RunReport, f64), RunError> {
     let scenario = resolved(scenario, seed);
-    let scale = opts
-        .time_scale
-        .unwrap_or_else(|| auto_time_scale(&scenario, seed));
+    let scale = match opts.time_scale {
+        Some(scale) => scale,
+        None => auto_time_scale(&scenario, seed)?,
+    };
     let run = tcp::swarm::run_scenario(
         &scenario,
         seed,
@@ -181,11 +188,7 @@ pub fn run_tcp_to_folder(
     )
     .map_err(RunError::Backend)?;
     write_folder(&scenario, &run.result, folder, plots)?;
-    let ending = match run.ending {
-        tcp::swarm::SwarmEnding::AllComplete => Ending::AllComplete,
-        tcp::swarm::SwarmEnding::TimeLimit => Ending::TimeLimit,
-        tcp::swarm::SwarmEnding::Stalled => Ending::Stalled,
-    };
+    let ending = run.ending;
     Ok((
         RunReport {
             result: run.result,
@@ -205,13 +208,4 @@ pub fn partial_path(folder: &Path) -> PathBuf {
     let mut name = folder.file_name().unwrap_or_default().to_os_string();
     name.push(".partial");
     folder.with_file_name(name)
-}
-
-/// A sentence on how a run ended, for the terminal.
-pub fn describe_ending(ending: Ending) -> &'static str {
-    match ending {
-        Ending::AllComplete => "every leecher completed or left",
-        Ending::TimeLimit => "the scenario's stop time was reached",
-        Ending::Stalled => "the swarm stalled (no data moved for an hour of simulated time)",
-    }
 }

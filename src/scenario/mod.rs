@@ -1,24 +1,79 @@
 //! Scenario files: the human-written TOML that describes a swarm, and its resolved,
 //! validated form ([`Scenario`]) that both backends run.
 //!
-//! The field names are a contract with users and shipped scenarios (see DESIGN.md).
-//! Parsing is strict: every quantity carries a unit, unknown keys are errors, and an
-//! error names the file, the line and the field ([`ScenarioError`]).
+//! The field names are a contract with users and shipped scenarios (docs/design.md,
+//! "Scenario files"). Parsing is strict: every quantity carries a unit, unknown keys are
+//! errors, and an error names the file, the line and the field ([`ScenarioError`]).
+//! A scenario parses into the core's own configuration types ([`Policy`], [`Role`],
+//! [`Neighbourhood`]); strategy names are checked against a [`Strategies`] registry —
+//! the built-in one, or a user's with strategies of their own — which the resolved
+//! scenario keeps, so that whatever runs it builds the strategies it names.
+//! [`population`] draws its peers.
 
 mod error;
+mod load;
 mod parse;
-pub mod policy;
+pub mod population;
 mod read;
 mod sweep;
 mod values;
 mod write;
 
 pub use error::ScenarioError;
-pub use policy::{ChokerKind, PickerKind, Policy, SeedChokerKind};
 pub use sweep::{SweepPoint, replicate_seed};
 
+use crate::core::{Geometry, Neighbourhood, Policy, Role, Strategies};
 use crate::units::{ArrivalRate, Bytes, Rate, SimDuration};
+use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+/// The strategy registry a scenario's names refer to. Two scenarios compare equal only
+/// if they name strategies of the same registry.
+#[derive(Clone)]
+pub struct StrategyTable(Arc<Strategies>);
+
+impl StrategyTable {
+    /// The built-in strategies, shared by every scenario parsed without a registry.
+    pub fn builtin() -> StrategyTable {
+        static BUILTIN: LazyLock<Arc<Strategies>> =
+            LazyLock::new(|| Arc::new(Strategies::builtin()));
+        StrategyTable(BUILTIN.clone())
+    }
+
+    /// A user's registry.
+    pub fn new(strategies: Arc<Strategies>) -> StrategyTable {
+        StrategyTable(strategies)
+    }
+
+    /// The registry.
+    pub fn strategies(&self) -> &Strategies {
+        &self.0
+    }
+
+    /// The registry, shared.
+    pub fn shared(&self) -> Arc<Strategies> {
+        self.0.clone()
+    }
+}
+
+impl Default for StrategyTable {
+    fn default() -> StrategyTable {
+        StrategyTable::builtin()
+    }
+}
+
+impl PartialEq for StrategyTable {
+    fn eq(&self, other: &StrategyTable) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Debug for StrategyTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// A resolved scenario: every default filled in, every value checked.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,6 +94,8 @@ pub struct Scenario {
     pub run: RunSpec,
     /// The sweep grid, if the file has one.
     pub sweep: Option<Sweep>,
+    /// The registry its strategy names were checked against.
+    pub strategies: StrategyTable,
 }
 
 /// The file being distributed.
@@ -71,7 +128,11 @@ impl FileSpec {
     }
     /// Number of chunks (pieces).
     pub fn chunks(&self) -> u32 {
-        self.size.0.div_ceil(self.chunk_size.0) as u32
+        u32::try_from(self.size.0.div_ceil(self.chunk_size.0)).unwrap_or(u32::MAX)
+    }
+    /// The torrent's shape as the core sees it.
+    pub fn geometry(&self) -> Geometry {
+        Geometry::new(self.size, self.chunk_size, self.block_len())
     }
 }
 
@@ -88,24 +149,27 @@ pub struct TrackerSpec {
     pub max_neighbours: u32,
 }
 
-/// What a peer of a group is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// Starts with the whole file.
-    Seed,
-    /// Starts with nothing and downloads.
-    Leecher,
-    /// Downloads but never uploads.
-    FreeRider,
+impl TrackerSpec {
+    /// The peers' side of these settings, as the core takes them.
+    pub fn neighbourhood(&self) -> Neighbourhood {
+        Neighbourhood {
+            peers_per_announce: self.peers_per_announce,
+            announce_interval: self.announce_interval,
+            min_neighbours: self.min_neighbours,
+            max_neighbours: self.max_neighbours,
+        }
+    }
 }
 
-impl Role {
-    /// The name used in scenario files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Seed => "seed",
-            Role::Leecher => "leecher",
-            Role::FreeRider => "free-rider",
+impl Default for TrackerSpec {
+    /// The core's default neighbourhood: what a scenario gets without a `[tracker]`.
+    fn default() -> TrackerSpec {
+        let n = Neighbourhood::default();
+        TrackerSpec {
+            peers_per_announce: n.peers_per_announce,
+            announce_interval: n.announce_interval,
+            min_neighbours: n.min_neighbours,
+            max_neighbours: n.max_neighbours,
         }
     }
 }
@@ -198,14 +262,32 @@ pub struct Sweep {
 }
 
 impl Scenario {
-    /// Reads and validates a scenario file.
+    /// Reads and validates a scenario file naming built-in strategies.
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
-        parse::from_file(path)
+        load::from_file(path, &StrategyTable::builtin())
+    }
+
+    /// Reads and validates a scenario file whose strategy names may be any of
+    /// `strategies`.
+    pub fn from_file_with(
+        path: &Path,
+        strategies: &StrategyTable,
+    ) -> Result<Scenario, ScenarioError> {
+        load::from_file(path, strategies)
     }
 
     /// Parses scenario text; `origin` names it in errors (usually the file name).
     pub fn from_str_named(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-        parse::from_str_named(text, origin)
+        load::from_str(text, origin, &StrategyTable::builtin())
+    }
+
+    /// Parses scenario text whose strategy names may be any of `strategies`.
+    pub fn from_str_with(
+        text: &str,
+        origin: &str,
+        strategies: &StrategyTable,
+    ) -> Result<Scenario, ScenarioError> {
+        load::from_str(text, origin, strategies)
     }
 
     /// The total number of peers over all groups.

@@ -1,17 +1,18 @@
 //! Parsing scenario TOML into a resolved [`Scenario`]: defaults filled in, every value
 //! checked, and every problem reported as `file:line: field: what is wrong (expected)`.
 //!
-//! The table and key names here are the contract of DESIGN.md ("Scenario files").
+//! The table and key names here are the contract of docs/design.md ("Scenario files").
 //! Distributions (`uniform`, `choice`), arrival processes and stay times are read by
-//! [`super::values`]; the `[sweep]` table by [`super::sweep`].
+//! [`super::values`]; the `[sweep]` table by [`super::sweep`]; [`super::load`] puts
+//! the two together.
 
 use super::error::{ScenarioError, Source};
 use super::read::{Field, Table};
-use super::values;
+use super::values::{self, positive_duration, positive_size};
 use super::{
-    BlockSize, ChokerKind, FileSpec, Group, PickerKind, Policy, Role, RunSpec, Scenario,
-    SeedChokerKind, Stay, Stop, TrackerSpec,
+    BlockSize, FileSpec, Group, RunSpec, Scenario, Stay, Stop, StrategyTable, TrackerSpec,
 };
+use crate::core::{Pipeline, Policy, Role, StrategyKind};
 use crate::units::{Bytes, SimDuration};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -58,44 +59,6 @@ pub(crate) const GROUP_KEYS: &[&str] = &[
 /// Keys of `[run]`.
 pub(crate) const RUN_KEYS: &[&str] = &["seed", "stop", "sample_interval"];
 
-/// Reads and validates a scenario file. The origin in errors is the path as given.
-pub(super) fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
-    let origin = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| ScenarioError {
-        origin: origin.clone(),
-        line: None,
-        field: None,
-        message: format!("cannot read the file ({e})"),
-    })?;
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => {
-            // Point at the line of the first byte that is not UTF-8.
-            let valid = e.utf8_error().valid_up_to();
-            let line = 1 + e.as_bytes()[..valid]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
-            return Err(ScenarioError {
-                origin,
-                line: Some(line),
-                field: None,
-                message: "the file is not UTF-8 text (expected a TOML scenario)".to_string(),
-            });
-        }
-    };
-    from_str_named(&text, &origin)
-}
-
-/// Parses scenario text; `origin` names it in errors and gives the default name.
-pub(super) fn from_str_named(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-    let doc = parse_toml(text, origin)?;
-    let src = Source::new(origin, text);
-    let mut scenario = build(&doc, &src)?;
-    scenario.sweep = super::sweep::parse(&doc, &src)?;
-    Ok(scenario)
-}
-
 /// TOML syntax only: the document with spans, or the parser's complaint on one line.
 pub(crate) fn parse_toml(text: &str, origin: &str) -> Result<Document<String>, ScenarioError> {
     let src = Source::new(origin, text);
@@ -120,7 +83,11 @@ pub(crate) fn parse_toml(text: &str, origin: &str) -> Result<Document<String>, S
 
 /// Builds the resolved scenario from a parsed document (the `[sweep]` table is only
 /// checked to be a table here; [`super::sweep::parse`] reads it).
-pub(crate) fn build(doc: &Document<String>, src: &Source) -> Result<Scenario, ScenarioError> {
+pub(crate) fn build(
+    doc: &Document<String>,
+    src: &Source,
+    strategies: &StrategyTable,
+) -> Result<Scenario, ScenarioError> {
     let root = Table::root(src, doc.as_table());
     root.check_keys(TOP_KEYS)?;
 
@@ -152,11 +119,11 @@ pub(crate) fn build(doc: &Document<String>, src: &Source) -> Result<Scenario, Sc
         t.check_keys(POLICY_KEYS)?;
         for key in t.keys() {
             if let Some(f) = t.get(key) {
-                policy_key(&mut policy, key, &f)?;
+                policy_key(&mut policy, key, &f, strategies)?;
             }
         }
     }
-    let groups = groups(&root, &policy)?;
+    let groups = groups(&root, &policy, strategies)?;
     let run = run_spec(&root)?;
     if let Some(f) = root.get("sweep") {
         f.table()?;
@@ -170,6 +137,7 @@ pub(crate) fn build(doc: &Document<String>, src: &Source) -> Result<Scenario, Sc
         groups,
         run,
         sweep: None,
+        strategies: strategies.clone(),
     })
 }
 
@@ -245,12 +213,7 @@ fn file_spec(root: &Table) -> Result<FileSpec, ScenarioError> {
 }
 
 fn tracker_spec(root: &Table) -> Result<TrackerSpec, ScenarioError> {
-    let mut spec = TrackerSpec {
-        peers_per_announce: 50,
-        announce_interval: SimDuration::from_secs(30 * 60),
-        min_neighbours: 20,
-        max_neighbours: 80,
-    };
+    let mut spec = TrackerSpec::default();
     let Some(t) = root.sub_table("tracker")? else {
         return Ok(spec);
     };
@@ -289,45 +252,50 @@ fn tracker_spec(root: &Table) -> Result<TrackerSpec, ScenarioError> {
 }
 
 /// Applies one `[policy]` key (or a group's override of it).
-fn policy_key(policy: &mut Policy, key: &str, f: &Field) -> Result<(), ScenarioError> {
+fn policy_key(
+    policy: &mut Policy,
+    key: &str,
+    f: &Field,
+    strategies: &StrategyTable,
+) -> Result<(), ScenarioError> {
+    let named = |kind| strategy(f, kind, strategies);
     match key {
-        "picker" => policy.picker = named(f, PickerKind::ALL, |k| k.name(), PickerKind::from_name)?,
+        "picker" => policy.picker = named(StrategyKind::Picker)?,
         "random_first" => policy.random_first = f.u32(0)?,
         "endgame" => policy.endgame = f.bool()?,
-        "choker" => policy.choker = named(f, ChokerKind::ALL, |k| k.name(), ChokerKind::from_name)?,
+        "choker" => policy.choker = named(StrategyKind::Choker)?,
         "upload_slots" => policy.upload_slots = f.u32(1)?,
         "optimistic_slots" => policy.optimistic_slots = f.u32(0)?,
         "rechoke_interval" => policy.rechoke_interval = positive_duration(f)?,
         "optimistic_interval" => policy.optimistic_interval = positive_duration(f)?,
         "rate_window" => policy.rate_window = positive_duration(f)?,
-        "seed_choker" => {
-            policy.seed_choker = named(
-                f,
-                SeedChokerKind::ALL,
-                |k| k.name(),
-                SeedChokerKind::from_name,
-            )?
-        }
-        "pipeline" => policy.pipeline = f.u32(1)?,
+        "seed_choker" => policy.seed_choker = named(StrategyKind::SeedChoker)?,
+        "pipeline" => policy.pipeline = Pipeline::Fixed(f.u32(1)?),
         // Callers check keys against POLICY_KEYS first.
         _ => return Err(f.error("unknown policy key")),
     }
     Ok(())
 }
 
-/// A string naming one of a closed set of strategies.
-fn named<T: Copy>(
+/// A string naming one of the registry's strategies of `kind`.
+fn strategy(
     f: &Field,
-    all: &[T],
-    name: fn(T) -> &'static str,
-    from_name: fn(&str) -> Result<T, String>,
-) -> Result<T, ScenarioError> {
-    let names: Vec<&str> = all.iter().map(|&k| name(k)).collect();
+    kind: StrategyKind,
+    strategies: &StrategyTable,
+) -> Result<crate::core::StrategyName, ScenarioError> {
+    let names = strategies.strategies().names(kind);
     let text = f.str(&format!("one of {}", names.join(", ")))?;
-    from_name(text).map_err(|m| f.error(m))
+    strategies
+        .strategies()
+        .lookup(kind, text)
+        .map_err(|e| f.error(e.to_string()))
 }
 
-fn groups(root: &Table, defaults: &Policy) -> Result<Vec<Group>, ScenarioError> {
+fn groups(
+    root: &Table,
+    defaults: &Policy,
+    strategies: &StrategyTable,
+) -> Result<Vec<Group>, ScenarioError> {
     // `[[group]]` tables, or an array of inline tables `group = [{ ... }, { ... }]`;
     // each is named `group[i]` until its name is known.
     let tables: Vec<Table> = match (root.item("group"), root.get("group")) {
@@ -355,7 +323,7 @@ fn groups(root: &Table, defaults: &Policy) -> Result<Vec<Group>, ScenarioError> 
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut groups = Vec::with_capacity(tables.len());
     for t in tables {
-        let (group, name_line) = group(t, defaults)?;
+        let (group, name_line) = group(t, defaults, strategies)?;
         if let Some(first) = seen.get(&group.name) {
             return Err(root.error(
                 name_line,
@@ -373,7 +341,11 @@ fn groups(root: &Table, defaults: &Policy) -> Result<Vec<Group>, ScenarioError> 
 }
 
 /// Reads one group; also returns the line of its name (for duplicate-name errors).
-fn group(t: Table, defaults: &Policy) -> Result<(Group, usize), ScenarioError> {
+fn group(
+    t: Table,
+    defaults: &Policy,
+    strategies: &StrategyTable,
+) -> Result<(Group, usize), ScenarioError> {
     let name_field = t.require("name", "a unique name, e.g. name = \"leechers\"")?;
     let name = name_field.str("a string, e.g. name = \"leechers\"")?;
     // Names appear in dotted sweep paths (group.<name>.count) and CSV files.
@@ -395,16 +367,17 @@ fn group(t: Table, defaults: &Policy) -> Result<(Group, usize), ScenarioError> {
         .u32(1)?;
     let role = match t.get("role") {
         None => Role::Leecher,
-        Some(f) => match f.str("one of seed, leecher, free-rider")? {
-            "seed" => Role::Seed,
-            "leecher" => Role::Leecher,
-            "free-rider" => Role::FreeRider,
-            other => {
-                return Err(f.error(format!(
-                    "\"{other}\" is not a role (expected one of seed, leecher, free-rider)"
-                )));
+        Some(f) => {
+            let text = f.str("one of seed, leecher, free-rider")?;
+            match Role::ALL.into_iter().find(|r| r.name() == text) {
+                Some(role) => role,
+                None => {
+                    return Err(f.error(format!(
+                        "\"{text}\" is not a role (expected one of seed, leecher, free-rider)"
+                    )));
+                }
             }
-        },
+        }
     };
     let upload =
         values::rate_dist(&t.require("upload", "an upload capacity, e.g. upload = \"2 Mbit/s\"")?)?;
@@ -438,7 +411,7 @@ fn group(t: Table, defaults: &Policy) -> Result<(Group, usize), ScenarioError> {
         if POLICY_KEYS.contains(&key)
             && let Some(f) = t.get(key)
         {
-            policy_key(&mut policy, key, &f)?;
+            policy_key(&mut policy, key, &f, strategies)?;
         }
     }
     let group = Group {
@@ -496,28 +469,4 @@ fn seed(f: &Field) -> Result<u64, ScenarioError> {
     }
     let v = f.int(0, i64::MAX)?;
     u64::try_from(v).map_err(|_| f.error(format!("{v} is negative")))
-}
-
-/// A size greater than zero.
-pub(crate) fn positive_size(f: &Field) -> Result<Bytes, ScenarioError> {
-    let size: Bytes = f.quantity("a size, e.g. \"64 MiB\"")?;
-    if size.0 == 0 {
-        return Err(f.error(format!(
-            "\"{}\" is zero (expected a size greater than zero)",
-            f.as_str().unwrap_or_default()
-        )));
-    }
-    Ok(size)
-}
-
-/// A duration greater than zero.
-pub(crate) fn positive_duration(f: &Field) -> Result<SimDuration, ScenarioError> {
-    let d: SimDuration = f.quantity("a duration, e.g. \"10 s\"")?;
-    if d.0 == 0 {
-        return Err(f.error(format!(
-            "\"{}\" is zero (expected a duration greater than zero)",
-            f.as_str().unwrap_or_default()
-        )));
-    }
-    Ok(d)
 }

@@ -10,7 +10,7 @@
 use super::error::{ScenarioError, Source};
 use super::parse::{self, FILE_KEYS, GROUP_KEYS, POLICY_KEYS, RUN_KEYS, TRACKER_KEYS};
 use super::read::{Field, Table, join_path};
-use super::{Scenario, Sweep};
+use super::{Scenario, StrategyTable, Sweep};
 use std::fmt;
 use toml_edit::{Document, DocumentMut, Item, Value};
 
@@ -80,7 +80,11 @@ pub fn replicate_seed(base: u64, k: u32) -> u64 {
 }
 
 /// Reads and checks the `[sweep]` table of a parsed document (`None` without one).
-pub(super) fn parse(doc: &Document<String>, src: &Source) -> Result<Option<Sweep>, ScenarioError> {
+pub(super) fn parse(
+    doc: &Document<String>,
+    src: &Source,
+    strategies: &StrategyTable,
+) -> Result<Option<Sweep>, ScenarioError> {
     let root = Table::root(src, doc.as_table());
     let Some(table) = root.sub_table("sweep")? else {
         return Ok(None);
@@ -114,7 +118,7 @@ pub(super) fn parse(doc: &Document<String>, src: &Source) -> Result<Option<Sweep
             if fields.iter().any(|(p, _)| *p == path) {
                 return Err(located("is swept twice (expected each field once)".into()));
             }
-            let values = sweep_values(&field, &path, &base, src)?;
+            let values = sweep_values(&field, &path, &base, src, strategies)?;
             fields.push((path, values));
         }
     }
@@ -127,6 +131,7 @@ fn sweep_values(
     path: &str,
     base: &DocumentMut,
     src: &Source,
+    strategies: &StrategyTable,
 ) -> Result<Vec<toml::Value>, ScenarioError> {
     let elements = field.array("a list of values, e.g. [50, 100, 200]")?;
     if elements.is_empty() {
@@ -150,7 +155,7 @@ fn sweep_values(
             src.error(element.line, format!("sweep.{path}"), message)
         };
         apply(&mut doc, path, value.clone()).map_err(|m| element.error(m))?;
-        reparse(&doc, src.origin).map_err(located)?;
+        reparse(&doc, src.origin, strategies).map_err(located)?;
         let converted = value
             .to_string()
             .parse::<toml::Value>()
@@ -161,10 +166,14 @@ fn sweep_values(
 }
 
 /// Prints and parses an edited document again, with every check.
-fn reparse(doc: &DocumentMut, origin: &str) -> Result<Scenario, ScenarioError> {
+fn reparse(
+    doc: &DocumentMut,
+    origin: &str,
+    strategies: &StrategyTable,
+) -> Result<Scenario, ScenarioError> {
     let text = doc.to_string();
     let parsed = parse::parse_toml(&text, origin)?;
-    parse::build(&parsed, &Source::new(origin, &text))
+    parse::build(&parsed, &Source::new(origin, &text), strategies)
 }
 
 /// Group names in file order, from `[[group]]` tables or an array of inline tables.
@@ -357,7 +366,7 @@ pub(super) fn with_overrides(
         check_path(path, &groups).map_err(fail)?;
         apply(&mut doc, path, text_value(value)).map_err(fail)?;
     }
-    let mut result = reparse(&doc, &origin).map_err(unlocated)?;
+    let mut result = reparse(&doc, &origin, &scenario.strategies).map_err(unlocated)?;
     result.sweep = None;
     Ok(result)
 }

@@ -3,6 +3,8 @@
 //! shipped scenario in `scenarios/`.
 
 use super::*;
+use crate::core::Pipeline;
+use crate::core::strategy::builtin;
 use crate::units::{ArrivalRate, Bytes, Rate, SimDuration};
 use proptest::prelude::*;
 
@@ -498,12 +500,12 @@ fn group_policy_overrides_the_default() {
     let s = parse(&format!(
         "[policy]\npicker = \"random\"\nupload_slots = 3\n{BASE}upload_slots = 8\nendgame = false\n"
     ));
-    assert_eq!(s.policy.picker, PickerKind::Random);
+    assert_eq!(s.policy.picker, builtin::RANDOM_PICKER);
     assert_eq!(s.policy.upload_slots, 3);
     let seeds = &s.groups[0].policy;
     assert_eq!(seeds, &s.policy);
     let leechers = &s.groups[1].policy;
-    assert_eq!(leechers.picker, PickerKind::Random);
+    assert_eq!(leechers.picker, builtin::RANDOM_PICKER);
     assert_eq!(leechers.upload_slots, 8);
     assert!(!leechers.endgame);
     assert_eq!(leechers.pipeline, Policy::default().pipeline);
@@ -522,8 +524,8 @@ fn every_written_field_is_read() {
     assert_eq!((s.name.as_str(), s.description.as_str()), ("n", "d"));
     assert_eq!(s.tracker.peers_per_announce, 30);
     assert_eq!(s.tracker.max_neighbours, 40);
-    assert_eq!(s.policy.seed_choker, SeedChokerKind::RoundRobin);
-    assert_eq!(s.policy.pipeline, 10);
+    assert_eq!(s.policy.seed_choker, builtin::ROUND_ROBIN);
+    assert_eq!(s.policy.pipeline, Pipeline::Fixed(10));
     assert_eq!(s.policy.optimistic_slots, 0);
     assert_eq!(s.run.seed, 99);
     assert_eq!(s.run.stop, Stop::At(SimDuration::from_secs(7200)));
@@ -559,16 +561,16 @@ fn sweeps_expand_as_a_cross_product() {
 
     let applied = s.with_overrides(&points[5]).expect("applies");
     assert_eq!(applied.group("leechers").map(|g| g.count), Some(100));
-    assert_eq!(applied.policy.picker, PickerKind::Sequential);
-    assert_eq!(applied.groups[1].policy.picker, PickerKind::Sequential);
+    assert_eq!(applied.policy.picker, builtin::SEQUENTIAL);
+    assert_eq!(applied.groups[1].policy.picker, builtin::SEQUENTIAL);
     assert_eq!(applied.sweep, None);
     // Everything else is unchanged.
     let mut expected = s.clone();
     expected.sweep = None;
     expected.groups[1].count = 100;
-    expected.policy.picker = PickerKind::Sequential;
-    expected.groups[0].policy.picker = PickerKind::Sequential;
-    expected.groups[1].policy.picker = PickerKind::Sequential;
+    expected.policy.picker = builtin::SEQUENTIAL;
+    expected.groups[0].policy.picker = builtin::SEQUENTIAL;
+    expected.groups[1].policy.picker = builtin::SEQUENTIAL;
     assert_eq!(applied, expected);
 }
 

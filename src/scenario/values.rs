@@ -1,16 +1,15 @@
 //! Group values that may vary per peer or over time: distributions of rates and
 //! latencies ([`Dist`]), arrival processes ([`Join`]) and stay times ([`Stay`]).
 //!
-//! Syntax (DESIGN.md): a plain string is a fixed value; `{ uniform = [low, high] }`
+//! Syntax (docs/design.md, "Scenario files"): a plain string is a fixed value; `{ uniform = [low, high] }`
 //! draws uniformly; `{ choice = [a, b, ...], weights = [w1, w2, ...] }` picks one
 //! (weights default to all 1); `join` also takes `{ poisson = "0.5/s" }`, and
 //! `linger`/`abort` take `"forever"` or `{ exponential = "<mean>" }`.
 
 use super::error::ScenarioError;
-use super::parse::positive_duration;
 use super::read::Field;
 use super::{Dist, Join, Stay};
-use crate::units::{ArrivalRate, Rate, SimDuration};
+use crate::units::{ArrivalRate, Bytes, Rate, SimDuration};
 
 /// A rate or a distribution of rates, all greater than zero.
 pub(crate) fn rate_dist(f: &Field) -> Result<Dist<Rate>, ScenarioError> {
@@ -179,4 +178,28 @@ pub(crate) fn stay(f: &Field, allow_zero: bool) -> Result<Stay, ScenarioError> {
         "a mean duration, e.g. { exponential = \"5 min\" }",
     )?;
     positive_duration(&mean).map(Stay::Exponential)
+}
+
+/// A size greater than zero.
+pub(crate) fn positive_size(f: &Field) -> Result<Bytes, ScenarioError> {
+    let size: Bytes = f.quantity("a size, e.g. \"64 MiB\"")?;
+    if size.0 == 0 {
+        return Err(f.error(format!(
+            "\"{}\" is zero (expected a size greater than zero)",
+            f.as_str().unwrap_or_default()
+        )));
+    }
+    Ok(size)
+}
+
+/// A duration greater than zero.
+pub(crate) fn positive_duration(f: &Field) -> Result<SimDuration, ScenarioError> {
+    let d: SimDuration = f.quantity("a duration, e.g. \"10 s\"")?;
+    if d.0 == 0 {
+        return Err(f.error(format!(
+            "\"{}\" is zero (expected a duration greater than zero)",
+            f.as_str().unwrap_or_default()
+        )));
+    }
+    Ok(d)
 }

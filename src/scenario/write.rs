@@ -6,7 +6,8 @@
 //! written only where the group differs from `[policy]`, as a reader would write them.
 //! The `[sweep]` table is left out: a result folder holds one point of it.
 
-use super::{BlockSize, Dist, Group, Join, Policy, Scenario, Stay, Stop};
+use super::{BlockSize, Dist, Group, Join, Scenario, Stay, Stop};
+use crate::core::{Pipeline, Policy};
 use crate::units::{ArrivalRate, SimDuration};
 use std::fmt::{Display, Write};
 
@@ -84,21 +85,27 @@ fn write_group(out: &mut String, g: &Group, defaults: &Policy) {
     }
 }
 
-/// Every policy key with its value as TOML, in the order of `[policy]` in DESIGN.md.
+/// Every policy key with its value as TOML, in the order of `[policy]` in docs/design.md.
 fn policy_entries(p: &Policy) -> Vec<(&'static str, String)> {
     vec![
-        ("picker", quote(p.picker.name())),
+        ("picker", quote(p.picker.as_str())),
         ("random_first", p.random_first.to_string()),
         ("endgame", p.endgame.to_string()),
-        ("choker", quote(p.choker.name())),
+        ("choker", quote(p.choker.as_str())),
         ("upload_slots", p.upload_slots.to_string()),
         ("optimistic_slots", p.optimistic_slots.to_string()),
         ("rechoke_interval", shown(p.rechoke_interval)),
         ("optimistic_interval", shown(p.optimistic_interval)),
         ("rate_window", shown(p.rate_window)),
-        ("seed_choker", quote(p.seed_choker.name())),
-        ("pipeline", p.pipeline.to_string()),
+        ("seed_choker", quote(p.seed_choker.as_str())),
+        ("pipeline", pipeline(p.pipeline)),
     ]
+}
+
+fn pipeline(p: Pipeline) -> String {
+    match p {
+        Pipeline::Fixed(n) => n.to_string(),
+    }
 }
 
 fn dist<T: Display>(d: &Dist<T>) -> String {

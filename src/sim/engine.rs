@@ -13,30 +13,15 @@
 //! * Verifying a piece is instantaneous and always succeeds (no corrupt peers yet).
 
 use super::network::Network;
-use super::population::{Member, draw_population, streams};
 use super::queue::{EventQueue, Key};
 use crate::core::{
-    AnnounceEvent, Bitfield, ConnId, Dice, Geometry, Message, Output, Peer, PeerConfig, PeerId,
-    Tracker, Way,
+    AnnounceEvent, Bitfield, ConnId, Dice, Direction, Geometry, Message, NewConnection, Output,
+    Peer, PeerId, Role, Tracker, UnknownStrategy, Way,
 };
-use crate::metrics::{LeaveReason, Observer, PeerInfo};
-use crate::scenario::{Role, Scenario, Stop};
+use crate::metrics::{EndWatch, Ending, LeaveReason, Observer, PeerInfo};
+use crate::scenario::population::{Member, draw_population, peer_dice, streams};
+use crate::scenario::{Scenario, Stop};
 use crate::units::{SimDuration, SimTime};
-
-/// A swarm that makes no progress for this long is declared stalled and stopped.
-const STALL_LIMIT: SimDuration = SimDuration::from_secs(3600);
-
-/// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ending {
-    /// Every leecher completed or left.
-    AllComplete,
-    /// The scenario's stop time came.
-    TimeLimit,
-    /// Nothing moved for an hour of simulated time while leechers were unfinished
-    /// (for example, every seed left before anyone completed).
-    Stalled,
-}
 
 /// What a run produced besides the observer's records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,10 +119,30 @@ struct SimPeer {
     present: bool,
     completed: bool,
     done: bool,
-    timer_at: SimTime,
+    /// When its timer is queued for (`None`: not queued).
+    timer_at: Option<SimTime>,
 }
 
 const NO_LINK: u32 = u32::MAX;
+
+/// A connection from simulated peer `from`, as the peer it reaches sees it: the
+/// simulator's dial rank is the peer's index.
+fn inbound_from(from: u32) -> NewConnection {
+    NewConnection {
+        peer: PeerId(u64::from(from)),
+        direction: Direction::Inbound,
+        rank: u64::from(from),
+    }
+}
+
+/// A connection to simulated peer `to`, as the peer that dialled it sees it.
+fn outbound_to(to: u32) -> NewConnection {
+    NewConnection {
+        peer: PeerId(u64::from(to)),
+        direction: Direction::Outbound,
+        rank: u64::from(to),
+    }
+}
 
 /// A simulation of one scenario with one seed.
 pub struct Simulation<'s, O: Observer> {
@@ -156,20 +161,20 @@ pub struct Simulation<'s, O: Observer> {
     dirty: Vec<u32>,
     outbox: Vec<(SimTime, Delivery)>,
     spare_batches: Vec<Vec<Delivery>>,
-    leechers: u64,
-    leechers_done: u64,
-    last_progress: SimTime,
+    watch: EndWatch,
     events: u64,
 }
 
 impl<'s, O: Observer> Simulation<'s, O> {
-    /// Prepares a run of `scenario` with `seed`, reporting to `obs`.
-    pub fn new(scenario: &'s Scenario, seed: u64, obs: O) -> Self {
-        let geometry = Geometry::new(
-            scenario.file.size,
-            scenario.file.chunk_size,
-            scenario.file.block_len(),
-        );
+    /// Prepares a run of `scenario` with `seed`, reporting to `obs`. Fails if a group's
+    /// policy names a strategy the scenario's registry lacks (possible only for a
+    /// scenario built in code: parsing checks the names).
+    pub fn new(scenario: &'s Scenario, seed: u64, obs: O) -> Result<Self, UnknownStrategy> {
+        let geometry = scenario.file.geometry();
+        for g in &scenario.groups {
+            let strategies = scenario.strategies.strategies();
+            strategies.build(&g.policy, geometry.pieces(), None)?;
+        }
         let members = draw_population(scenario, seed);
         let mut queue = EventQueue::default();
         let mut net = Network::default();
@@ -190,14 +195,14 @@ impl<'s, O: Observer> Simulation<'s, O> {
                     present: false,
                     completed: false,
                     done: false,
-                    timer_at: SimTime::NEVER,
+                    timer_at: None,
                 }
             })
             .collect();
         if let Stop::At(t) = scenario.run.stop {
             queue.push(SimTime::ZERO + t, Event::Stop);
         }
-        Simulation {
+        Ok(Simulation {
             scenario,
             seed,
             geometry,
@@ -213,18 +218,16 @@ impl<'s, O: Observer> Simulation<'s, O> {
             dirty: Vec::new(),
             outbox: Vec::new(),
             spare_batches: Vec::new(),
-            leechers,
-            leechers_done: 0,
-            last_progress: SimTime::ZERO,
+            watch: EndWatch::new(leechers),
             events: 0,
-        }
+        })
     }
 
     /// Runs to the end, calling `progress` now and then; returns the outcome and the
     /// observer.
     pub fn run(mut self, mut progress: impl FnMut(Progress)) -> (Outcome, O) {
         let ending = loop {
-            if self.scenario.run.stop == Stop::AllComplete && self.leechers_done == self.leechers {
+            if self.scenario.run.stop == Stop::AllComplete && self.watch.all_done() {
                 break Ending::AllComplete;
             }
             let Some((at, key, payload)) = self.queue.pop() else {
@@ -235,8 +238,8 @@ impl<'s, O: Observer> Simulation<'s, O> {
             if self.events.is_multiple_of(65_536) {
                 progress(Progress {
                     now: self.now,
-                    done: self.leechers_done,
-                    leechers: self.leechers,
+                    done: self.watch.done(),
+                    leechers: self.watch.leechers(),
                     events: self.events,
                 });
             }
@@ -248,9 +251,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
                 (Key::Once(_), None) => {}
             }
             self.drain_dirty();
-            if self.leechers_done < self.leechers
-                && self.now.since(self.last_progress) > STALL_LIMIT
-            {
+            if self.watch.stalled(self.now) {
                 break Ending::Stalled;
             }
         };
@@ -283,7 +284,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
             Event::ConnectFailed { from, to } => {
                 let now = self.now;
                 if let Some(core) = self.core_mut(from) {
-                    core.handle_connect_failed(now, PeerId(to as u64));
+                    core.handle_connect_failed(now, PeerId(u64::from(to)));
                     self.dirty.push(from);
                 }
             }
@@ -301,28 +302,16 @@ impl<'s, O: Observer> Simulation<'s, O> {
         let now = self.now;
         let sp = &mut self.peers[p as usize];
         let m = &sp.member;
-        let group = &self.scenario.groups[m.group];
-        let cfg = PeerConfig {
-            id: PeerId(p as u64),
-            geometry: self.geometry,
-            policy: group.policy.clone(),
-            role: m.role,
-            min_neighbours: self.scenario.tracker.min_neighbours,
-            max_neighbours: self.scenario.tracker.max_neighbours,
-            announce_interval: self.scenario.tracker.announce_interval,
-            upload_capacity: Some(m.upload),
-        };
+        let cfg = m.peer_config(self.scenario, PeerId(u64::from(p)));
         let pieces = self.geometry.pieces();
         let have = if m.role == Role::Seed {
             Bitfield::full(pieces)
         } else {
             Bitfield::new(pieces)
         };
-        let mut core = Peer::new(
-            cfg,
-            have,
-            Dice::new(self.seed, streams::PEER_BASE + p as u64),
-        );
+        let strategies = self.scenario.strategies.strategies();
+        let mut core = Peer::new(cfg, have, peer_dice(self.seed, p), strategies)
+            .expect("Simulation::new checked every group's strategies");
         core.start(now);
         sp.core = Some(core);
         sp.present = true;
@@ -336,6 +325,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
                 download: m.download,
             },
         );
+        self.watch.progress(now);
         let (role, linger, abort_at) = (m.role, m.linger, m.abort_at);
         if role == Role::Seed {
             sp.completed = true;
@@ -350,33 +340,36 @@ impl<'s, O: Observer> Simulation<'s, O> {
         self.dirty.push(p);
     }
 
+    /// Peer `p` leaves: its core says goodbye (a `Stopped` announce, a disconnect per
+    /// connection), which is carried out like any other output, and it is gone.
     fn leave(&mut self, p: u32, reason: LeaveReason) {
         let now = self.now;
         let sp = &mut self.peers[p as usize];
         if !sp.present || (reason == LeaveReason::Aborted && sp.completed) {
             return;
         }
-        sp.present = false;
-        let mut core = sp.core.take().expect("present peers have a core");
-        core.stop(now);
-        let held: Vec<u32> = core.have().ones().collect();
+        let held: Vec<u32> = match sp.core.as_mut() {
+            Some(core) => {
+                core.stop(now);
+                core.have().ones().collect()
+            }
+            None => Vec::new(),
+        };
         if sp.member.role != Role::Seed && !sp.done {
             sp.done = true;
-            self.leechers_done += 1;
-            self.last_progress = now;
+            self.watch.leecher_done(now);
         }
-        self.tracker.forget(PeerId(p as u64));
+        self.drain(p);
+        let sp = &mut self.peers[p as usize];
+        sp.present = false;
+        sp.core = None;
         self.queue.cancel(Key::Timer(p));
-        let links = std::mem::take(&mut sp.links);
-        for link in links.into_iter().filter(|&l| l != NO_LINK) {
-            self.close_link(link, Some(p));
-        }
         self.obs.peer_left(now, p, &held, reason);
     }
 
     fn on_timer(&mut self, p: u32) {
         let now = self.now;
-        self.peers[p as usize].timer_at = SimTime::NEVER;
+        self.peers[p as usize].timer_at = None;
         self.report_progress(p);
         if let Some(core) = self.core_mut(p) {
             core.handle_timeout(now);
@@ -463,7 +456,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
         let latency = self.link_latency(from, to);
         let from_present = self.peers[from as usize].present;
         let accepted = match self.core_mut(to) {
-            Some(core) if from_present => core.handle_connected(now, PeerId(from as u64), false),
+            Some(core) if from_present => core.handle_connected(now, inbound_from(from)),
             _ => None,
         };
         let Some(conn_b) = accepted else {
@@ -506,14 +499,14 @@ impl<'s, O: Observer> Simulation<'s, O> {
         // connection nobody closes (seen as rare hour-long stalls).
         if !l.alive || l.generation != generation {
             if let Some(core) = self.core_mut(from) {
-                core.handle_connect_failed(now, PeerId(to as u64));
+                core.handle_connect_failed(now, PeerId(u64::from(to)));
                 self.dirty.push(from);
             }
             return;
         }
         let accepted = self
             .core_mut(from)
-            .and_then(|core| core.handle_connected(now, PeerId(to as u64), true));
+            .and_then(|core| core.handle_connected(now, outbound_to(to)));
         match accepted {
             Some(conn_a) => {
                 self.links[link as usize].conn_a = Some(conn_a);
@@ -600,7 +593,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
             flow.to,
             crate::units::Bytes(flow.block.len as u64),
         );
-        self.last_progress = now;
+        self.watch.progress(now);
         let link = &self.links[flow.link as usize];
         let (generation, latency) = (link.generation, link.latency);
         if let Some(conn) = link.side(flow.from)
@@ -652,7 +645,9 @@ impl<'s, O: Observer> Simulation<'s, O> {
             match out {
                 Output::Send { conn, msg } => self.send(p, conn, msg),
                 Output::Connect { peer } => {
-                    let to = peer.0 as u32;
+                    let Ok(to) = u32::try_from(peer.0) else {
+                        continue;
+                    };
                     let latency = self.link_latency(p, to);
                     self.queue
                         .push(now + latency, Event::ConnectArrive { from: p, to });
@@ -670,18 +665,17 @@ impl<'s, O: Observer> Simulation<'s, O> {
                         core.handle_piece_verified(now, piece, true);
                     }
                 }
-                Output::Announce { event } => {
-                    let want = self.scenario.tracker.peers_per_announce as usize;
+                Output::Announce { event, numwant } => {
                     let peers = self.tracker.announce(
-                        PeerId(p as u64),
+                        PeerId(u64::from(p)),
                         event,
-                        want,
+                        numwant as usize,
                         &mut self.tracker_dice,
                     );
                     if event != AnnounceEvent::Stopped
                         && let Some(core) = self.core_mut(p)
                     {
-                        core.handle_tracker_response(now, &peers);
+                        core.handle_tracker_response(now, &peers, None);
                     }
                 }
                 Output::Completed => self.complete(p),
@@ -700,9 +694,8 @@ impl<'s, O: Observer> Simulation<'s, O> {
         sp.completed = true;
         if !sp.done {
             sp.done = true;
-            self.leechers_done += 1;
+            self.watch.leecher_done(now);
         }
-        self.last_progress = now;
         self.obs.peer_completed(now, p);
         if let Some(d) = self.peers[p as usize].member.linger {
             self.queue
@@ -770,13 +763,12 @@ impl<'s, O: Observer> Simulation<'s, O> {
         let Some(core) = sp.core.as_ref().filter(|_| sp.present) else {
             return;
         };
-        let at = core.poll_timeout().max(self.now);
+        let at = core.poll_timeout().map(|t| t.max(self.now));
         if at != sp.timer_at {
             sp.timer_at = at;
-            if at == SimTime::NEVER {
-                self.queue.cancel(Key::Timer(p));
-            } else {
-                self.queue.set(Key::Timer(p), at);
+            match at {
+                Some(at) => self.queue.set(Key::Timer(p), at),
+                None => self.queue.cancel(Key::Timer(p)),
             }
         }
     }

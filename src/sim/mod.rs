@@ -8,12 +8,10 @@
 
 mod engine;
 mod network;
-pub mod population;
 mod queue;
 
-pub use engine::{Ending, Outcome, Progress, Simulation};
+pub use engine::{Outcome, Progress, Simulation};
 pub use network::Network;
-pub use population::{Member, draw_population};
 pub use queue::{EventQueue, Key};
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Simulator tests on scenarios built in code, with an observer that records everything.
 
 use super::*;
-use crate::metrics::{LeaveReason, Observer, PeerIndex, PeerInfo};
+use crate::core::strategy::builtin;
+use crate::core::{Policy, Role, StrategyName};
+use crate::metrics::{Ending, LeaveReason, Observer, PeerIndex, PeerInfo};
 use crate::scenario::*;
 use crate::units::*;
 
@@ -68,12 +70,7 @@ pub(crate) fn flash_crowd(n: u32, size_mib: u64, block: BlockSize) -> Scenario {
             chunk_size: Bytes(256 << 10),
             block_size: block,
         },
-        tracker: TrackerSpec {
-            peers_per_announce: 50,
-            announce_interval: SimDuration::from_secs(1800),
-            min_neighbours: 20,
-            max_neighbours: 80,
-        },
+        tracker: TrackerSpec::default(),
         policy: Policy::default(),
         groups: vec![
             group("seeds", 1, Role::Seed, 10, 100, Join::At(SimDuration::ZERO)),
@@ -92,11 +89,20 @@ pub(crate) fn flash_crowd(n: u32, size_mib: u64, block: BlockSize) -> Scenario {
             sample_interval: SimDuration::from_secs(1),
         },
         sweep: None,
+        strategies: StrategyTable::builtin(),
     }
 }
 
 pub(crate) fn run(s: &Scenario, seed: u64) -> (Outcome, Log) {
-    Simulation::new(s, seed, Log::default()).run(|_| {})
+    Simulation::new(s, seed, Log::default())
+        .expect("built-in strategies")
+        .run(|_| {})
+}
+
+fn simulate(s: &Scenario, seed: u64) -> crate::metrics::RunResult {
+    crate::run::simulate(s, seed, |_| {})
+        .expect("built-in strategies")
+        .1
 }
 
 #[test]
@@ -188,14 +194,14 @@ fn a_block_on_its_way_when_its_sender_chokes_still_counts() {
 }
 
 /// A swarm whose only seed is slow: piece diversity decides how well leechers trade.
-fn seed_bottleneck(picker: PickerKind) -> Scenario {
+fn seed_bottleneck(picker: StrategyName) -> Scenario {
     let mut s = flash_crowd(60, 16, BlockSize::Chunk);
     s.groups[0].upload = Dist::Fixed(Rate::mbit(2));
     // Completed peers stay, so a chunk's replicas only ever grow: what differs between
     // pickers is how evenly the seed's scarce upload is spread over the chunks.
     s.groups[1].linger = Stay::Forever;
     for g in &mut s.groups {
-        g.policy.picker = picker;
+        g.policy.picker = picker.clone();
         g.policy.random_first = 0;
     }
     s.policy.picker = picker;
@@ -208,8 +214,8 @@ fn rarest_first_keeps_rare_chunks_alive_and_finishes_sooner_than_random() {
     let (mut rf_min, mut rnd_min) = (0.0, 0.0);
     let seeds = 6;
     for seed in 1..=seeds {
-        let (_, rf) = crate::run::simulate(&seed_bottleneck(PickerKind::RarestFirst), seed, |_| {});
-        let (_, rnd) = crate::run::simulate(&seed_bottleneck(PickerKind::Random), seed, |_| {});
+        let rf = simulate(&seed_bottleneck(builtin::RAREST_FIRST), seed);
+        let rnd = simulate(&seed_bottleneck(builtin::RANDOM_PICKER), seed);
         // Compare at the same instants: up to the end of the shorter run (a longer run
         // would otherwise average in its extra, fully replicated tail).
         let horizon = rf.samples.len().min(rnd.samples.len());
@@ -264,7 +270,7 @@ fn poisson_arrivals_follow_littles_law() {
         stop = "all-complete"
     "#;
     let s = Scenario::from_str_named(text, "little.toml").unwrap();
-    let (_, r) = crate::run::simulate(&s, 5, |_| {});
+    let r = simulate(&s, 5);
     // L = λW over the steady middle of the run (skip the first and last 100 s).
     let lambda = 1.0;
     let w = r.summary.mean_download_s.unwrap();

@@ -274,77 +274,85 @@ impl Metainfo {
     }
 }
 
+/// `info.piece length`: positive and at most [`MAX_PIECE_LENGTH`].
+fn piece_length(d: &Dict) -> Result<u64, MetainfoError> {
+    let piece_length = as_int(
+        required(d, "piece length", "info.piece length")?,
+        "info.piece length",
+    )?;
+    if piece_length <= 0 {
+        return Err(invalid(
+            "info.piece length",
+            format!("must be positive, is {piece_length}"),
+        ));
+    }
+    // Positive, so the conversion is exact.
+    let piece_length = piece_length.unsigned_abs();
+    if piece_length > MAX_PIECE_LENGTH {
+        return Err(invalid(
+            "info.piece length",
+            format!("{piece_length} is larger than the {MAX_PIECE_LENGTH} allowed"),
+        ));
+    }
+    Ok(piece_length)
+}
+
+/// `info.pieces`: one 20-byte SHA-1 per piece.
+fn piece_hashes(d: &Dict) -> Result<Vec<[u8; 20]>, MetainfoError> {
+    let raw = required(d, "pieces", "info.pieces")?;
+    let raw = raw.as_bytes().ok_or_else(|| {
+        invalid(
+            "info.pieces",
+            format!("expected a string, found {}", raw.kind()),
+        )
+    })?;
+    if raw.len() % 20 != 0 {
+        return Err(invalid(
+            "info.pieces",
+            format!(
+                "length {} is not a multiple of 20 (one SHA-1 per piece)",
+                raw.len()
+            ),
+        ));
+    }
+    Ok(raw
+        .chunks_exact(20)
+        .map(|c| {
+            let mut h = [0u8; 20];
+            h.copy_from_slice(c);
+            h
+        })
+        .collect())
+}
+
+/// The files: `info.length` (one file named `name`) or `info.files`, not both; and
+/// whether it is a multi-file torrent.
+fn files(d: &Dict, name: &str) -> Result<(Vec<FileEntry>, bool), MetainfoError> {
+    match (d.get(&b"length"[..]), d.get(&b"files"[..])) {
+        (Some(_), Some(_)) => Err(invalid("info", "has both \"length\" and \"files\"")),
+        (None, None) => Err(invalid("info", "has neither \"length\" nor \"files\"")),
+        (Some(len), None) => {
+            let length = as_length(len, "info.length")?;
+            let file = FileEntry {
+                path: vec![name.to_string()],
+                length,
+                offset: 0,
+            };
+            Ok((vec![file], false))
+        }
+        (None, Some(list)) => Ok((parse_files(list)?, true)),
+    }
+}
+
 impl Info {
     /// Validates an info dictionary (see the module doc for the rules).
     pub fn from_value(v: &Value) -> Result<Info, MetainfoError> {
         let d = as_dict(v, "info")?;
-
         let name = as_string(required(d, "name", "info.name")?, "info.name")?;
         check_component(&name, "info.name")?;
-
-        let piece_length = as_int(
-            required(d, "piece length", "info.piece length")?,
-            "info.piece length",
-        )?;
-        if piece_length <= 0 {
-            return Err(invalid(
-                "info.piece length",
-                format!("must be positive, is {piece_length}"),
-            ));
-        }
-        // Positive, so the conversion is exact.
-        let piece_length = piece_length.unsigned_abs();
-        if piece_length > MAX_PIECE_LENGTH {
-            return Err(invalid(
-                "info.piece length",
-                format!("{piece_length} is larger than the {MAX_PIECE_LENGTH} allowed"),
-            ));
-        }
-
-        let raw_pieces = required(d, "pieces", "info.pieces")?;
-        let raw_pieces = raw_pieces.as_bytes().ok_or_else(|| {
-            invalid(
-                "info.pieces",
-                format!("expected a string, found {}", raw_pieces.kind()),
-            )
-        })?;
-        if raw_pieces.len() % 20 != 0 {
-            return Err(invalid(
-                "info.pieces",
-                format!(
-                    "length {} is not a multiple of 20 (one SHA-1 per piece)",
-                    raw_pieces.len()
-                ),
-            ));
-        }
-        let pieces: Vec<[u8; 20]> = raw_pieces
-            .chunks_exact(20)
-            .map(|c| {
-                let mut h = [0u8; 20];
-                h.copy_from_slice(c);
-                h
-            })
-            .collect();
-
-        let (files, multi_file) = match (d.get(&b"length"[..]), d.get(&b"files"[..])) {
-            (Some(_), Some(_)) => {
-                return Err(invalid("info", "has both \"length\" and \"files\""));
-            }
-            (None, None) => {
-                return Err(invalid("info", "has neither \"length\" nor \"files\""));
-            }
-            (Some(len), None) => {
-                let length = as_length(len, "info.length")?;
-                let file = FileEntry {
-                    path: vec![name.clone()],
-                    length,
-                    offset: 0,
-                };
-                (vec![file], false)
-            }
-            (None, Some(list)) => (parse_files(list)?, true),
-        };
-
+        let piece_length = piece_length(d)?;
+        let pieces = piece_hashes(d)?;
+        let (files, multi_file) = files(d, &name)?;
         let total = files.last().map_or(0, |f: &FileEntry| f.offset + f.length);
         if total == 0 {
             return Err(invalid("info", "the torrent has no content (total size 0)"));
@@ -359,7 +367,6 @@ impl Info {
                 ),
             ));
         }
-
         let private = match d.get(&b"private"[..]) {
             None => false,
             Some(v) => match as_int(v, "info.private")? {
@@ -368,7 +375,6 @@ impl Info {
                 n => return Err(invalid("info.private", format!("must be 0 or 1, is {n}"))),
             },
         };
-
         Ok(Info {
             name,
             piece_length,

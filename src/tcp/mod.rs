@@ -13,16 +13,28 @@
 //! * [`rate_limit`] — token buckets for upload and download limits;
 //! * [`tracker_http`] — the HTTP tracker (BEP 3, BEP 23 compact peers) over
 //!   [`core::Tracker`](crate::core::Tracker), and the announce client;
-//! * [`session`] — the event loop: one tokio task per connection for framing, one peer
-//!   loop owning the core peer and the storage, mapping the core's outputs to sockets,
-//!   files and tracker announces;
+//! * [`connection`] — one task per TCP connection: dial, handshake, framing, rate limits,
+//!   the latency delay line of a laboratory swarm;
+//! * [`host`] — the peer loop's state: the core peer, the storage, the connection table,
+//!   and the translation between wire messages and the core's inputs and outputs;
+//! * [`session`] — a session from set-up to its last announce: the loop that waits on
+//!   every event source and hands each to the host;
+//! * [`clock`] — the core's clock over real time (possibly sped up);
+//! * [`member`] — a session as a member of a laboratory swarm, and what it reports;
 //! * [`swarm`] — a whole scenario on loopback (`run --backend tcp`): a tracker and a
-//!   session per drawn peer in one runtime, reporting to one metrics recorder.
+//!   session per drawn peer in one runtime, reporting to one metrics recorder;
+//! * [`error`] — why a session failed, why a connection ended.
 //!
-//! The codec and storage layers hold no session logic: which piece to fetch, whom to
-//! unchoke, when to give up on a peer is `core`'s business.
+//! None of it decides what a peer decides — which piece to fetch, whom to unchoke, which
+//! of two connections to keep, whom to cut off: that is `core`'s business. The tcp
+//! backend frames, stores, hashes, times and translates.
 
 pub mod bencode;
+pub mod clock;
+pub mod connection;
+pub mod error;
+pub mod host;
+pub mod member;
 pub mod metainfo;
 pub mod rate_limit;
 pub mod session;

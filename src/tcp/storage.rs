@@ -22,6 +22,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Component, Path, PathBuf};
 
+use super::error::SessionError;
+use super::metainfo::Metainfo;
 use sha1::{Digest, Sha1};
 
 /// How many pieces may be partly downloaded at once by default: 32 × 256 KiB = 8 MiB.
@@ -491,6 +493,72 @@ fn check_file(path: &Path, length: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Where a torrent's files live and how they are laid out, for [`Storage::open`].
+pub fn layout(meta: &Metainfo) -> Result<Vec<(PathBuf, u64)>, SessionError> {
+    meta.info
+        .files
+        .iter()
+        .map(|f| {
+            safe_relative_path(&f.path)
+                .map(|p| (p, f.length))
+                .map_err(SessionError::UnsafePath)
+        })
+        .collect()
+}
+
+/// Opens the storage of a seed: `data` is the file or folder given to `torrent create`.
+pub fn open_seed_storage(meta: &Metainfo, data: &Path) -> Result<Storage, SessionError> {
+    let failed = |source: io::Error| SessionError::Storage {
+        path: data.display().to_string(),
+        source,
+    };
+    let (root, layout) = if meta.info.multi_file {
+        (data.to_path_buf(), layout(meta)?)
+    } else {
+        let file = data
+            .file_name()
+            .ok_or_else(|| failed(invalid("not a file".to_string())))?;
+        let root = data
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        (
+            root.to_path_buf(),
+            vec![(PathBuf::from(file), meta.info.total_length())],
+        )
+    };
+    let pieces = meta.info.pieces.clone();
+    Storage::open(
+        &root,
+        &layout,
+        meta.info.piece_length,
+        pieces,
+        OpenMode::ReadOnly,
+    )
+    .map_err(failed)
+}
+
+/// Opens (creating what is missing) the storage of a download into `out/<name>`.
+pub fn open_download_storage(meta: &Metainfo, out: &Path) -> Result<Storage, SessionError> {
+    let root = if meta.info.multi_file {
+        out.join(&meta.info.name)
+    } else {
+        out.to_path_buf()
+    };
+    let pieces = meta.info.pieces.clone();
+    Storage::open(
+        &root,
+        &layout(meta)?,
+        meta.info.piece_length,
+        pieces,
+        OpenMode::Create,
+    )
+    .map_err(|source| SessionError::Storage {
+        path: root.display().to_string(),
+        source,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -695,5 +763,20 @@ mod tests {
         let short = vec![("short".into(), 3)];
         assert!(Storage::open(dir.path(), &short, 4, vec![[0; 20]], OpenMode::ReadOnly).is_err());
         assert!(Storage::open(dir.path(), &layout(), 0, vec![], OpenMode::Create).is_err());
+    }
+
+    #[test]
+    fn single_file_seed_storage_reads_the_given_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("x.bin");
+        std::fs::write(&f, vec![5u8; 40_000]).unwrap();
+        let t = super::super::metainfo::create(&f, "", 16_384).unwrap();
+        let meta = Metainfo::from_bytes(&t).unwrap();
+        let mut s = open_seed_storage(&meta, &f).unwrap();
+        assert!(s.recheck().unwrap().iter().all(|ok| *ok));
+        // Relative paths without a folder work too (the parent is "").
+        let cwd = std::env::current_dir().unwrap();
+        assert!(open_seed_storage(&meta, Path::new("no-such-file.bin")).is_err());
+        assert_eq!(cwd, std::env::current_dir().unwrap());
     }
 }

@@ -36,14 +36,17 @@
 //! present then are not reported as leaving (as in the simulator). A session that fails
 //! mid-run is reported as leaving then, aborted if it had not completed.
 
+use super::clock::Clock;
+use super::member::{Observation, Observed, SwarmMember, member_peer_id};
 use super::metainfo::{self, Metainfo};
-use super::session::{self, Clock, SessionConfig};
+use super::session::{self, SessionConfig};
+use super::storage;
 use super::tracker_http::{TrackerConfig, TrackerServer};
-use crate::core::population::{Member, draw_population};
-use crate::core::{Bitfield, Dice};
-use crate::metrics::{LeaveReason, Observer, PeerIndex, PeerInfo, Recorder, RunResult};
-use crate::scenario::{BlockSize, Policy, Role, Scenario, Stop};
-use crate::units::{Bytes, Rate, SimDuration, SimTime};
+use crate::core::{Bitfield, Dice, Role};
+use crate::metrics::{EndWatch, Ending, LeaveReason, Observer, PeerInfo, Recorder, RunResult};
+use crate::scenario::population::{Member, draw_population, peer_dice};
+use crate::scenario::{BlockSize, Scenario, Stop};
+use crate::units::SimTime;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{IsTerminal, Write};
@@ -58,13 +61,12 @@ use tokio::sync::{mpsc, watch};
 pub const TCP_BLOCK: u64 = super::wire::BLOCK_SIZE as u64;
 /// File descriptors a peer needs besides one per connection: its listener, its file,
 /// an announce in flight, and slack.
-pub const FDS_PER_PEER_EXTRA: u64 = super::session::CONNECTION_MARGIN as u64 + 4;
+pub const FDS_PER_PEER_EXTRA: u64 = super::host::CONNECTION_MARGIN as u64 + 4;
 /// File descriptors the process needs besides its peers (tracker, runtime, stdio).
 pub const FDS_BASE: u64 = 64;
-/// No block moving for this long (wall clock) stalls the run, whatever the time scale.
+/// No block moving for this long (wall clock) stalls the run, whatever the time scale;
+/// besides the simulator's own stall rule ([`crate::metrics::ending`]), in scenario time.
 pub const STALL_WALL: Duration = Duration::from_secs(60);
-/// No block moving for this long (scenario time) stalls the run, as in the simulator.
-pub const STALL_SCENARIO: SimDuration = SimDuration::from_secs(3600);
 /// The aggregate upload rate (bytes per wall-clock second) the automatic time scale
 /// aims below: loopback moves far more, but every byte is also copied, hashed and
 /// written by peers sharing one or two cores with everything else.
@@ -124,6 +126,28 @@ pub fn check_with(
     fd_limit: Option<u64>,
     mem_available: Option<u64>,
 ) -> Result<(), Infeasible> {
+    check_shape(scenario)?;
+    let biggest = scenario
+        .groups
+        .iter()
+        .max_by_key(|g| g.count)
+        .map_or("count".to_string(), |g| format!("group.{}.count", g.name));
+    let bad = |reason: String| Infeasible {
+        field: biggest.clone(),
+        reason,
+    };
+    if let Some(limit) = fd_limit {
+        check_files(scenario, limit).map_err(bad)?;
+    }
+    if let Some(mem) = mem_available {
+        check_memory(scenario, mem).map_err(bad)?;
+    }
+    Ok(())
+}
+
+/// What a tcp run cannot run whatever the machine: a sweep, blocks other than 16 KiB,
+/// pieces larger than a torrent allows.
+fn check_shape(scenario: &Scenario) -> Result<(), Infeasible> {
     let bad = |field: &str, reason: String| {
         Err(Infeasible {
             field: field.to_string(),
@@ -137,185 +161,67 @@ pub fn check_with(
         );
     }
     match scenario.file.block_size {
-        BlockSize::Chunk => {
-            return bad(
-                "file.block_size",
-                "\"chunk\" (one block per chunk) is the simulator's fast mode; tcp uses \"16 KiB\" blocks".into(),
-            );
-        }
-        BlockSize::Bytes(b) if b.0 != TCP_BLOCK => {
-            return bad(
-                "file.block_size",
-                format!("{} bytes: tcp uses 16 KiB (16384-byte) blocks", b.0),
-            );
-        }
-        BlockSize::Bytes(_) => {}
-    }
-    if scenario.file.chunk_size.0 > metainfo::MAX_PIECE_LENGTH {
-        return bad(
+        BlockSize::Chunk => bad(
+            "file.block_size",
+            "\"chunk\" (one block per chunk) is the simulator's fast mode; tcp uses \"16 KiB\" blocks".into(),
+        ),
+        BlockSize::Bytes(b) if b.0 != TCP_BLOCK => bad(
+            "file.block_size",
+            format!("{} bytes: tcp uses 16 KiB (16384-byte) blocks", b.0),
+        ),
+        BlockSize::Bytes(_) if scenario.file.chunk_size.0 > metainfo::MAX_PIECE_LENGTH => bad(
             "file.chunk_size",
             format!(
                 "{} bytes: a torrent's pieces are at most {} bytes",
                 scenario.file.chunk_size.0,
                 metainfo::MAX_PIECE_LENGTH
             ),
-        );
+        ),
+        BlockSize::Bytes(_) => Ok(()),
     }
+}
+
+/// Every peer's connections within the open-file limit.
+fn check_files(scenario: &Scenario, limit: u64) -> Result<(), String> {
     let peers = scenario.peer_count();
-    let biggest = scenario
+    let neighbours = u64::from(scenario.tracker.max_neighbours).min(peers.saturating_sub(1));
+    let per_peer = neighbours + FDS_PER_PEER_EXTRA;
+    let need = peers * per_peer + FDS_BASE;
+    if need <= limit {
+        return Ok(());
+    }
+    let max = limit.saturating_sub(FDS_BASE) / per_peer;
+    Err(format!(
+        "{peers} peers need about {need} open files (each up to {neighbours} connections \
+         plus {FDS_PER_PEER_EXTRA}) but this process may open {limit} (ulimit -n): at \
+         most {max} peers with tracker.max_neighbours = {}",
+        scenario.tracker.max_neighbours
+    ))
+}
+
+/// Every leecher's copy of the payload, and the seeds' one, within half the memory
+/// available (page cache in the temporary folder).
+fn check_memory(scenario: &Scenario, mem: u64) -> Result<(), String> {
+    let size = scenario.file.size.0;
+    let copies = scenario
         .groups
         .iter()
-        .max_by_key(|g| g.count)
-        .map_or("count".to_string(), |g| format!("group.{}.count", g.name));
-    if let Some(limit) = fd_limit {
-        let neighbours = u64::from(scenario.tracker.max_neighbours).min(peers.saturating_sub(1));
-        let per_peer = neighbours + FDS_PER_PEER_EXTRA;
-        let need = peers * per_peer + FDS_BASE;
-        if need > limit {
-            let max = limit.saturating_sub(FDS_BASE) / per_peer;
-            return bad(
-                &biggest,
-                format!(
-                    "{peers} peers need about {need} open files (each up to {neighbours} connections \
-                     plus {FDS_PER_PEER_EXTRA}) but this process may open {limit} (ulimit -n): at \
-                     most {max} peers with tracker.max_neighbours = {}",
-                    scenario.tracker.max_neighbours
-                ),
-            );
-        }
+        .filter(|g| g.role != Role::Seed)
+        .map(|g| u64::from(g.count))
+        .sum::<u64>()
+        + 1;
+    let need = size.saturating_mul(copies);
+    if need <= mem / 2 {
+        return Ok(());
     }
-    if let Some(mem) = mem_available {
-        let size = scenario.file.size.0;
-        let copies = scenario
-            .groups
-            .iter()
-            .filter(|g| g.role != Role::Seed)
-            .map(|g| u64::from(g.count))
-            .sum::<u64>()
-            + 1;
-        let need = size.saturating_mul(copies);
-        if need > mem / 2 {
-            let max = (mem / 2 / size.max(1)).saturating_sub(1);
-            return bad(
-                &biggest,
-                format!(
-                    "{copies} copies of the {} MiB payload ({} MiB) exceed half the memory \
-                     available ({} MiB): at most {max} leechers of this file.size",
-                    size >> 20,
-                    need >> 20,
-                    mem >> 20
-                ),
-            );
-        }
-    }
-    Ok(())
-}
-
-/// What a session needs when it is one member of a swarm (see the module doc).
-#[derive(Clone, Debug)]
-pub struct SwarmMember {
-    /// Its index, group, role and capacities (scenario units).
-    pub info: PeerInfo,
-    /// The run seed: the core draws from the simulator's stream for this peer.
-    pub run_seed: u64,
-    /// Its group's policy.
-    pub policy: Policy,
-    /// Re-announce below this many connections.
-    pub min_neighbours: u32,
-    /// Connections it keeps at most.
-    pub max_neighbours: u32,
-    /// Regular announce interval (scenario time).
-    pub announce_interval: SimDuration,
-    /// Peers asked of the tracker per announce.
-    pub peers_per_announce: u32,
-    /// The swarm's clock.
-    pub clock: Clock,
-    /// Its one-way access latency (scenario time).
-    pub latency: SimDuration,
-    /// Every member's latency, by index (a link's latency is the sum of both ends').
-    pub latencies: Arc<Vec<SimDuration>>,
-    /// How long it stays once complete (`None`: until the run ends).
-    pub linger: Option<SimDuration>,
-    /// When it gives up if still incomplete.
-    pub abort_at: Option<SimTime>,
-    /// Where its observations go.
-    pub observe: mpsc::UnboundedSender<Observation>,
-    /// Becomes true when the run ends.
-    pub stop: watch::Receiver<bool>,
-    /// Listening port → member index, filled in by each member as it binds (all listen
-    /// on 127.0.0.1), so a tracker's address maps to the member, as in the simulator.
-    pub ports: Arc<Mutex<HashMap<u16, u32>>>,
-}
-
-/// One thing a member reports, at a time of the swarm's clock (scenario time).
-#[derive(Clone, Debug)]
-pub struct Observation {
-    /// When.
-    pub at: SimTime,
-    /// Who.
-    pub peer: PeerIndex,
-    /// What.
-    pub what: Observed,
-}
-
-/// What a member reports (the [`Observer`] calls, made by one loop).
-#[derive(Clone, Debug)]
-pub enum Observed {
-    /// It joined.
-    Joined(PeerInfo),
-    /// It verified a piece.
-    Verified(u32),
-    /// It completed the file.
-    Completed,
-    /// It left on its own.
-    Left(LeaveReason),
-    /// It sent a block to `to`, at its upload capacity `rate` from `start` until now.
-    Flow {
-        /// The receiver.
-        to: PeerIndex,
-        /// When the block started leaving.
-        start: SimTime,
-        /// Its upload capacity.
-        rate: Rate,
-    },
-    /// It received a requested block from `from`.
-    Block {
-        /// The sender.
-        from: PeerIndex,
-        /// Block length.
-        bytes: Bytes,
-    },
-    /// Its session ended (reported by the swarm, not the session), with its error.
-    Ended(Option<String>),
-}
-
-/// The peer id of swarm member `index`: `-SL0100-` and 12 decimal digits, so a
-/// receiver knows which member a connection is from.
-pub fn swarm_peer_id(index: u32) -> [u8; 20] {
-    let mut id = *b"-SL0100-000000000000";
-    let digits = format!("{index:012}");
-    id[8..].copy_from_slice(digits.as_bytes());
-    id
-}
-
-/// The member index in a [`swarm_peer_id`] (`None` for any other peer id).
-pub fn index_of_peer_id(id: &[u8; 20]) -> Option<u32> {
-    let digits = id.strip_prefix(b"-SL0100-")?;
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-/// How a tcp run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SwarmEnding {
-    /// Every leecher completed or left.
-    AllComplete,
-    /// The scenario's stop time came.
-    TimeLimit,
-    /// No block moved for [`STALL_SCENARIO`] or [`STALL_WALL`].
-    Stalled,
+    let max = (mem / 2 / size.max(1)).saturating_sub(1);
+    Err(format!(
+        "{copies} copies of the {} MiB payload ({} MiB) exceed half the memory \
+         available ({} MiB): at most {max} leechers of this file.size",
+        size >> 20,
+        need >> 20,
+        mem >> 20
+    ))
 }
 
 /// Settings of a tcp run beyond the scenario.
@@ -336,7 +242,7 @@ pub struct SwarmRun {
     /// What the recorder made of it (scenario time).
     pub result: RunResult,
     /// Why it ended.
-    pub ending: SwarmEnding,
+    pub ending: Ending,
     /// Scenario time at the end.
     pub end: SimTime,
     /// Observations processed (the `events` of the summary).
@@ -391,31 +297,8 @@ pub fn run_scenario(
     let payload = dir.join("payload.bin");
     write_payload(&payload, scenario.file.size.0, seed)
         .map_err(|e| format!("{}: {e}", payload.display()))?;
-
-    let clock_scale = opts.time_scale;
-    let announce_wall =
-        Duration::from_secs_f64(scenario.tracker.announce_interval.as_secs_f64() / clock_scale);
-    let tracker = TrackerServer::bind(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        TrackerConfig {
-            // The tracker forgets a peer after two intervals (plus a minute) of silence.
-            interval: announce_wall.max(Duration::from_secs(1)),
-            seed,
-        },
-    )
-    .map_err(|e| format!("cannot start the tracker: {e}"))?;
-    let url = format!(
-        "http://{}/announce",
-        tracker
-            .local_addr()
-            .ok_or("the tracker has no IP address")?
-    );
-    let tracker_stop = Arc::new(AtomicBool::new(false));
-    let tracker_thread = {
-        let stop = tracker_stop.clone();
-        std::thread::spawn(move || tracker.run_until(&stop))
-    };
-    let torrent = metainfo::create(&payload, &url, scenario.file.chunk_size.0)
+    let tracker = TrackerThread::start(scenario, seed, opts.time_scale)?;
+    let torrent = metainfo::create(&payload, &tracker.url, scenario.file.chunk_size.0)
         .map_err(|e| format!("cannot make the torrent: {e}"))?;
     let meta = Metainfo::from_bytes(&torrent).map_err(|e| format!("torrent: {e}"))?;
 
@@ -425,21 +308,63 @@ pub fn run_scenario(
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let local = tokio::task::LocalSet::new();
     let progress = opts.progress && std::io::stderr().is_terminal();
-    let r = rt.block_on(local.run_until(drive(
+    let swarm = Swarm {
         scenario,
         seed,
-        clock_scale,
-        &meta,
-        &payload,
-        &dir,
-        progress,
-    )));
+        clock: Clock::scaled(opts.time_scale),
+        meta: &meta,
+        payload: &payload,
+        dir: &dir,
+    };
+    let run = rt.block_on(local.run_until(swarm.run(progress)));
     if progress {
         eprintln!();
     }
-    tracker_stop.store(true, Ordering::Relaxed);
-    let _ = tracker_thread.join();
-    r
+    drop(tracker);
+    Ok(run)
+}
+
+/// The HTTP tracker of a run, on its own thread, stopped when dropped.
+struct TrackerThread {
+    url: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TrackerThread {
+    fn start(scenario: &Scenario, seed: u64, scale: f64) -> Result<TrackerThread, String> {
+        let interval =
+            Duration::from_secs_f64(scenario.tracker.announce_interval.as_secs_f64() / scale);
+        let tracker = TrackerServer::bind(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            TrackerConfig {
+                // The tracker forgets a peer after two intervals (plus a minute) of silence.
+                interval: interval.max(Duration::from_secs(1)),
+                seed,
+            },
+        )
+        .map_err(|e| format!("cannot start the tracker: {e}"))?;
+        let addr = tracker
+            .local_addr()
+            .ok_or("the tracker has no IP address")?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || tracker.run_until(&flag));
+        Ok(TrackerThread {
+            url: format!("http://{addr}/announce"),
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for TrackerThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// A folder removed when dropped.
@@ -461,6 +386,87 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One run's swarm: what every member is started from.
+struct Swarm<'a> {
+    scenario: &'a Scenario,
+    seed: u64,
+    clock: Clock,
+    meta: &'a Metainfo,
+    payload: &'a Path,
+    dir: &'a Path,
+}
+
+impl Swarm<'_> {
+    /// Starts every member, records what they report until the run ends, and lets them
+    /// wind down.
+    async fn run(self, progress: bool) -> SwarmRun {
+        let started = Instant::now();
+        let members = draw_population(self.scenario, self.seed);
+        let (otx, orx) = mpsc::unbounded_channel::<Observation>();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        self.spawn_members(&members, &otx, &stop_rx);
+        drop(otx);
+        let mut record = Record::new(self.scenario, self.seed, &members);
+        let (ending, end, mut orx) = record.until_end(orx, self.clock, progress).await;
+        let _ = stop_tx.send(true);
+        record.wind_down(&mut orx).await;
+        let events = record.events;
+        let result = record.recorder.finish(end, events, started.elapsed());
+        SwarmRun {
+            result,
+            ending,
+            end,
+            events,
+        }
+    }
+
+    fn spawn_members(
+        &self,
+        members: &[Member],
+        observe: &mpsc::UnboundedSender<Observation>,
+        stop: &watch::Receiver<bool>,
+    ) {
+        let latencies = Arc::new(members.iter().map(|m| m.latency).collect::<Vec<_>>());
+        let ports = Arc::new(Mutex::new(HashMap::new()));
+        let strategies = self.scenario.strategies.shared();
+        for (i, m) in (0u32..).zip(members) {
+            let member = SwarmMember {
+                info: info(i, m),
+                config: m.peer_config(self.scenario, member_peer_id(i)),
+                dice: peer_dice(self.seed, i),
+                strategies: strategies.clone(),
+                clock: self.clock,
+                latency: m.latency,
+                latencies: latencies.clone(),
+                linger: m.linger,
+                abort_at: m.abort_at,
+                observe: observe.clone(),
+                stop: stop.clone(),
+                ports: ports.clone(),
+            };
+            // The core is not `Send`: members run as local tasks on the one thread.
+            tokio::task::spawn_local(member_task(
+                member,
+                m.clone(),
+                self.meta.clone(),
+                self.payload.to_path_buf(),
+                self.dir.join(format!("peer-{i}")),
+            ));
+        }
+    }
+}
+
+/// Member `i` as the recorder knows it.
+fn info(i: u32, m: &Member) -> PeerInfo {
+    PeerInfo {
+        peer: i,
+        group: m.group,
+        role: m.role,
+        upload: m.upload,
+        download: m.download,
     }
 }
 
@@ -498,206 +504,200 @@ impl Seen {
             rec.peer_left(at, p, &held, why);
         }
     }
+
+    fn done(&self) -> bool {
+        self.completed || self.left
+    }
 }
 
-async fn drive(
-    scenario: &Scenario,
-    seed: u64,
-    scale: f64,
-    meta: &Metainfo,
-    payload: &Path,
-    dir: &Path,
-    progress: bool,
-) -> Result<SwarmRun, String> {
-    let started = Instant::now();
-    let members = draw_population(scenario, seed);
-    let latencies = Arc::new(members.iter().map(|m| m.latency).collect::<Vec<_>>());
-    let clock = Clock {
-        origin: Instant::now(),
-        scale,
-    };
-    let (otx, mut orx) = mpsc::unbounded_channel::<Observation>();
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let ports = Arc::new(Mutex::new(HashMap::new()));
-    let pieces = scenario.file.chunks();
-    for (i, m) in members.iter().enumerate() {
-        let i = i as u32;
-        let member = SwarmMember {
-            info: PeerInfo {
-                peer: i,
-                group: m.group,
-                role: m.role,
-                upload: m.upload,
-                download: m.download,
+/// The observer loop's state: the recorder and what it knows of every member.
+struct Record {
+    recorder: Recorder,
+    seen: Vec<Seen>,
+    infos: Vec<PeerInfo>,
+    joins: Vec<SimTime>,
+    pieces: u32,
+    watch: EndWatch,
+    stop_at: Option<SimTime>,
+    all_complete: bool,
+    events: u64,
+    /// The latest observation time (the recorder wants them in order).
+    last: SimTime,
+    /// When (wall clock) the last block moved or a member joined.
+    last_block: Instant,
+}
+
+impl Record {
+    fn new(scenario: &Scenario, seed: u64, members: &[Member]) -> Record {
+        let leechers = members.iter().filter(|m| m.role != Role::Seed).count() as u64;
+        Record {
+            recorder: Recorder::new(scenario, seed, "tcp"),
+            seen: vec![Seen::default(); members.len()],
+            infos: (0u32..).zip(members).map(|(i, m)| info(i, m)).collect(),
+            joins: members.iter().map(|m| m.join).collect(),
+            pieces: scenario.file.chunks(),
+            watch: EndWatch::new(leechers),
+            stop_at: match scenario.run.stop {
+                Stop::At(t) => Some(SimTime::ZERO + t),
+                Stop::AllComplete => None,
             },
-            run_seed: seed,
-            policy: scenario.groups[m.group].policy.clone(),
-            min_neighbours: scenario.tracker.min_neighbours,
-            max_neighbours: scenario.tracker.max_neighbours,
-            announce_interval: scenario.tracker.announce_interval,
-            peers_per_announce: scenario.tracker.peers_per_announce,
-            clock,
-            latency: m.latency,
-            latencies: latencies.clone(),
-            linger: m.linger,
-            abort_at: m.abort_at,
-            observe: otx.clone(),
-            stop: stop_rx.clone(),
-            ports: ports.clone(),
-        };
-        // The core is not `Send`: members run as local tasks on the one thread.
-        tokio::task::spawn_local(member_task(
-            member,
-            m.clone(),
-            meta.clone(),
-            payload.to_path_buf(),
-            dir.join(format!("peer-{i}")),
-        ));
+            all_complete: scenario.run.stop == Stop::AllComplete,
+            events: 0,
+            last: SimTime::ZERO,
+            last_block: Instant::now(),
+        }
     }
-    drop(otx);
 
-    let infos: Vec<PeerInfo> = members
-        .iter()
-        .enumerate()
-        .map(|(i, m)| PeerInfo {
-            peer: i as u32,
-            group: m.group,
-            role: m.role,
-            upload: m.upload,
-            download: m.download,
-        })
-        .collect();
-    let mut recorder = Recorder::new(scenario, seed, "tcp");
-    let mut seen = vec![Seen::default(); members.len()];
-    let leechers = members.iter().filter(|m| m.role != Role::Seed).count();
-    let mut done = 0usize;
-    let mut events = 0u64;
-    let mut last = SimTime::ZERO;
-    let mut last_block = (SimTime::ZERO, Instant::now());
-    let stop_at = match scenario.run.stop {
-        Stop::At(t) => Some(SimTime::ZERO + t),
-        Stop::AllComplete => None,
-    };
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    let all_complete = scenario.run.stop == Stop::AllComplete;
-    let ending = loop {
-        if all_complete && done == leechers {
-            break SwarmEnding::AllComplete;
+    /// Records observations until the run ends (see the module doc, "Ending"); returns
+    /// how, when, and the channel, for the members' last words.
+    async fn until_end(
+        &mut self,
+        mut orx: mpsc::UnboundedReceiver<Observation>,
+        clock: Clock,
+        progress: bool,
+    ) -> (Ending, SimTime, mpsc::UnboundedReceiver<Observation>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let limit = self.stop_at.map(|t| clock.deadline(t));
+        let ending = loop {
+            if self.all_complete && self.watch.all_done() {
+                break Ending::AllComplete;
+            }
+            tokio::select! {
+                obs = orx.recv() => match obs {
+                    Some(o) => self.apply(o),
+                    // Every session ended on its own.
+                    None => break Ending::Stalled,
+                },
+                _ = sleep_until(limit) => {
+                    self.last = self.last.max(self.stop_at.unwrap_or(self.last));
+                    break Ending::TimeLimit;
+                }
+                _ = tick.tick() => {
+                    let now = clock.now();
+                    if progress {
+                        self.show_progress(now);
+                    }
+                    if self.stalled(now) {
+                        self.last = self.last.max(now);
+                        break Ending::Stalled;
+                    }
+                }
+            }
+        };
+        (ending, self.last, orx)
+    }
+
+    fn show_progress(&self, now: SimTime) {
+        eprint!(
+            "\r  t = {:>9.1} s   {:>6}/{} leechers done",
+            now.as_secs_f64(),
+            self.watch.done(),
+            self.watch.leechers()
+        );
+        let _ = std::io::stderr().flush();
+    }
+
+    /// The simulator's stall rule in scenario time, or no block for [`STALL_WALL`] of
+    /// wall time once everyone has joined (a seed may be due later in the scenario).
+    fn stalled(&self, now: SimTime) -> bool {
+        let all_joined = self.joins.iter().all(|&j| j <= now);
+        self.watch.stalled(now)
+            || (!self.watch.all_done() && all_joined && self.last_block.elapsed() > STALL_WALL)
+    }
+
+    /// Applies one observation to the recorder and to what is known of its peer.
+    fn apply(&mut self, o: Observation) {
+        // One loop on one thread, so arrival order is creation order; the max only
+        // guards the recorder's contract against a clock read racing it.
+        let at = o.at.max(self.last);
+        self.last = at;
+        self.events += 1;
+        if matches!(o.what, Observed::Block { .. } | Observed::Joined(_)) {
+            self.watch.progress(at);
+            self.last_block = Instant::now();
         }
-        let limit = clock.instant(stop_at.unwrap_or(SimTime::NEVER));
-        tokio::select! {
-            obs = orx.recv() => {
-                let Some(o) = obs else { break SwarmEnding::Stalled };
-                // One loop on one thread, so arrival order is creation order; the max
-                // only guards the recorder's contract against a clock read racing it.
-                let at = o.at.max(last);
-                last = at;
-                events += 1;
-                // Blocks are progress; so is a join (the stall clock starts from it).
-                if matches!(o.what, Observed::Block { .. } | Observed::Joined(_)) {
-                    last_block = (at, Instant::now());
+        let p = o.peer;
+        let Some(s) = self.seen.get_mut(p as usize) else {
+            return;
+        };
+        let was_done = s.done();
+        let rec = &mut self.recorder;
+        match o.what {
+            Observed::Joined(info) => s.join(rec, at, &info, self.pieces),
+            Observed::Verified(piece) => {
+                if let Some(h) = s.held.as_mut() {
+                    h.set(piece);
                 }
-                let leecher = members[o.peer as usize].role != Role::Seed;
-                let s = &mut seen[o.peer as usize];
-                let was_done = s.completed || s.left;
-                apply(&mut recorder, s, &infos[o.peer as usize], pieces, at, o);
-                if leecher && !was_done && (s.completed || s.left) {
-                    done += 1;
-                }
+                rec.piece_verified(at, p, piece);
             }
-            _ = tokio::time::sleep_until(limit), if stop_at.is_some() => {
-                last = last.max(stop_at.unwrap_or(last));
-                break SwarmEnding::TimeLimit;
+            Observed::Completed => {
+                s.completed = true;
+                rec.peer_completed(at, p);
             }
-            _ = tick.tick() => {
-                let now = clock.now();
-                if progress {
-                    eprint!(
-                        "\r  t = {:>9.1} s   {done:>6}/{leechers} leechers done",
-                        now.as_secs_f64()
-                    );
-                    let _ = std::io::stderr().flush();
-                }
-                // The wall-clock limit only once everyone has joined: a seed may be due
-                // later in the scenario.
-                let all_joined = members.iter().all(|m| m.join <= now);
-                if done < leechers
-                    && (now.since(last_block.0) > STALL_SCENARIO
-                        || (all_joined && last_block.1.elapsed() > STALL_WALL))
-                {
-                    last = last.max(now);
-                    break SwarmEnding::Stalled;
-                }
+            Observed::Left(why) => s.leave(rec, at, p, why),
+            Observed::Flow { to, start, rate } => rec.flow(p, to, start.min(at), at, rate),
+            Observed::Block { from, bytes } => rec.block_delivered(at, from, p, bytes),
+            Observed::Ended(error) => {
+                ended(s, rec, &self.infos[p as usize], self.pieces, at, error)
             }
         }
-    };
-    let end = last;
-    let _ = stop_tx.send(true);
-    // Let the sessions close their connections and tell the tracker; what they report
-    // now is after the end and not recorded.
-    let grace = tokio::time::Instant::now() + STOP_GRACE;
-    while seen.iter().any(|s| !s.ended) {
-        match tokio::time::timeout_at(grace, orx.recv()).await {
-            Ok(Some(o)) => {
-                if matches!(o.what, Observed::Ended(_)) {
-                    seen[o.peer as usize].ended = true;
-                }
-            }
-            Ok(None) | Err(_) => break,
+        let leecher = self.infos[p as usize].role != Role::Seed;
+        if leecher && !was_done && s.done() {
+            self.watch.leecher_done(at);
         }
     }
-    let result = recorder.finish(end, events, started.elapsed());
-    Ok(SwarmRun {
-        result,
-        ending,
-        end,
-        events,
-    })
+
+    /// Lets the sessions close their connections and tell the tracker; what they report
+    /// now is after the end and not recorded.
+    async fn wind_down(&mut self, orx: &mut mpsc::UnboundedReceiver<Observation>) {
+        let grace = tokio::time::Instant::now() + STOP_GRACE;
+        while self.seen.iter().any(|s| !s.ended) {
+            match tokio::time::timeout_at(grace, orx.recv()).await {
+                Ok(Some(o)) => {
+                    if let (Observed::Ended(_), Some(s)) =
+                        (&o.what, self.seen.get_mut(o.peer as usize))
+                    {
+                        s.ended = true;
+                    }
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
 }
 
-/// Applies one observation to the recorder and to what is known of its peer.
-fn apply(
-    rec: &mut Recorder,
+/// A member's session ended: a session that failed before it could join (its storage,
+/// its socket) joined and left at once, so that peers.csv still has a row for it; one
+/// that ended without leaving died, and left now.
+fn ended(
     s: &mut Seen,
+    rec: &mut Recorder,
     info: &PeerInfo,
     pieces: u32,
     at: SimTime,
-    o: Observation,
+    error: Option<String>,
 ) {
-    let p = o.peer;
-    match o.what {
-        Observed::Joined(info) => s.join(rec, at, &info, pieces),
-        Observed::Verified(piece) => {
-            if let Some(h) = s.held.as_mut() {
-                h.set(piece);
-            }
-            rec.piece_verified(at, p, piece);
-        }
-        Observed::Completed => {
-            s.completed = true;
-            rec.peer_completed(at, p);
-        }
-        Observed::Left(why) => s.leave(rec, at, p, why),
-        Observed::Flow { to, start, rate } => rec.flow(p, to, start.min(at), at, rate),
-        Observed::Block { from, bytes } => rec.block_delivered(at, from, p, bytes),
-        Observed::Ended(error) => {
-            s.ended = true;
-            if let Some(e) = &error {
-                eprintln!("swarmlab: peer {p}: {e}");
-            }
-            // A session that failed before it could join (its storage, its socket) joined
-            // and left at once, so that peers.csv still has a row for it.
-            if !s.joined && error.is_some() {
-                s.join(rec, at, info, pieces);
-            }
-            // A session that ended without leaving died: it left now.
-            let why = if s.completed {
-                LeaveReason::Lingered
-            } else {
-                LeaveReason::Aborted
-            };
-            s.leave(rec, at, p, why);
-        }
+    let p = info.peer;
+    s.ended = true;
+    if let Some(e) = &error {
+        eprintln!("swarmlab: peer {p}: {e}");
+    }
+    if !s.joined && error.is_some() {
+        s.join(rec, at, info, pieces);
+    }
+    let why = if s.completed {
+        LeaveReason::Lingered
+    } else {
+        LeaveReason::Aborted
+    };
+    s.leave(rec, at, p, why);
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending::<()>().await,
     }
 }
 
@@ -712,52 +712,54 @@ async fn member_task(
 ) {
     let clock = member.clock;
     let mut stop = member.stop.clone();
-    let observe = member.observe.clone();
-    let peer = member.info.peer;
+    let reporter = member.clone();
     let joined = tokio::select! {
-        _ = tokio::time::sleep_until(clock.instant(drawn.join)) => true,
+        _ = tokio::time::sleep_until(clock.deadline(drawn.join)) => true,
         _ = stop.wait_for(|s| *s) => false,
     };
-    if !joined {
-        let _ = observe.send(Observation {
-            at: clock.now(),
-            peer,
-            what: Observed::Ended(None),
-        });
-        return;
-    }
-    let storage = if drawn.role == Role::Seed {
-        session::open_seed_storage(&meta, &payload).and_then(|mut s| {
-            let ok = s.recheck().map_err(|e| format!("payload: {e}"))?;
-            if ok.iter().all(|v| *v) {
-                Ok(s)
-            } else {
-                Err("the payload does not match its torrent".to_string())
+    let result = if joined {
+        match open_storage(&drawn, &meta, &payload, &folder) {
+            Ok(storage) => {
+                let cfg = SessionConfig {
+                    role: drawn.role,
+                    bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                    upload: None,
+                    download: None,
+                    keep_serving: true,
+                    progress: false,
+                    swarm: Some(member),
+                };
+                session::run_async(meta, storage, cfg)
+                    .await
+                    .err()
+                    .map(|e| e.to_string())
             }
-        })
-    } else {
-        session::open_download_storage(&meta, &folder)
-    };
-    let result = match storage {
-        Ok(storage) => {
-            let cfg = SessionConfig {
-                role: drawn.role,
-                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-                upload: None,
-                download: None,
-                keep_serving: true,
-                progress: false,
-                swarm: Some(member),
-            };
-            session::run_async(meta, storage, cfg).await.err()
+            Err(e) => Some(e),
         }
-        Err(e) => Some(e),
+    } else {
+        None
     };
-    let _ = observe.send(Observation {
-        at: clock.now(),
-        peer,
-        what: Observed::Ended(result),
-    });
+    reporter.report(clock.now(), Observed::Ended(result));
+}
+
+/// A seed serves the payload (checked against its torrent); a leecher downloads into
+/// its own folder.
+fn open_storage(
+    drawn: &Member,
+    meta: &Metainfo,
+    payload: &Path,
+    folder: &Path,
+) -> Result<storage::Storage, String> {
+    if drawn.role != Role::Seed {
+        return storage::open_download_storage(meta, folder).map_err(|e| e.to_string());
+    }
+    let mut s = storage::open_seed_storage(meta, payload).map_err(|e| e.to_string())?;
+    let ok = s.recheck().map_err(|e| format!("payload: {e}"))?;
+    if ok.iter().all(|v| *v) {
+        Ok(s)
+    } else {
+        Err("the payload does not match its torrent".to_string())
+    }
 }
 
 #[cfg(test)]
@@ -772,15 +774,6 @@ mod tests {
              [[group]]\nname = \"leechers\"\ncount = 20\nupload = \"2 Mbit/s\"\ndownload = \"8 Mbit/s\"\n"
         );
         Scenario::from_str_named(&text, "t.toml").unwrap()
-    }
-
-    #[test]
-    fn peer_ids_round_trip() {
-        for i in [0, 7, 123_456, u32::MAX] {
-            assert_eq!(index_of_peer_id(&swarm_peer_id(i)), Some(i));
-        }
-        assert_eq!(index_of_peer_id(b"-SL0100-abcdefghijkl"), None);
-        assert_eq!(index_of_peer_id(b"-qB4250-000000000001"), None);
     }
 
     #[test]

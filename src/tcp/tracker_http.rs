@@ -199,6 +199,30 @@ pub fn failure(reason: &str) -> Vec<u8> {
     bencode::encode(&Value::Dict(d))
 }
 
+/// The peers of a reply: BEP 23's compact string (IPv4 only), or BEP 3's list of
+/// dictionaries.
+fn peer_list(peers: &[&Member], compact: bool) -> Value {
+    if compact {
+        let mut b = Vec::with_capacity(peers.len() * 6);
+        for m in peers {
+            if let IpAddr::V4(ip) = m.addr.ip() {
+                b.extend_from_slice(&ip.octets());
+                b.extend_from_slice(&m.addr.port().to_be_bytes());
+            }
+        }
+        return Value::Bytes(b);
+    }
+    let dict = |m: &&Member| {
+        let mut p = BTreeMap::new();
+        p.insert(b"peer id".to_vec(), Value::Bytes(m.peer_id.to_vec()));
+        let ip = m.addr.ip().to_string().into_bytes();
+        p.insert(b"ip".to_vec(), Value::Bytes(ip));
+        p.insert(b"port".to_vec(), Value::Int(i64::from(m.addr.port())));
+        Value::Dict(p)
+    };
+    Value::List(peers.iter().map(dict).collect())
+}
+
 impl TrackerState {
     /// An empty tracker.
     pub fn new(cfg: TrackerConfig) -> TrackerState {
@@ -271,40 +295,13 @@ impl TrackerState {
             .collect();
         let seeds = swarm.members.iter().filter(|m| m.left == 0).count();
         let leechers = swarm.members.len() - seeds;
+        let count = |n: usize| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
+        let interval = i64::try_from(self.cfg.interval.as_secs()).unwrap_or(i64::MAX);
         let mut d = BTreeMap::new();
-        d.insert(
-            b"interval".to_vec(),
-            Value::Int(self.cfg.interval.as_secs() as i64),
-        );
-        d.insert(b"complete".to_vec(), Value::Int(seeds as i64));
-        d.insert(b"incomplete".to_vec(), Value::Int(leechers as i64));
-        let peers_value = if q.compact {
-            let mut b = Vec::with_capacity(peers.len() * 6);
-            for m in peers.iter().filter(|m| m.addr.is_ipv4()) {
-                if let IpAddr::V4(ip) = m.addr.ip() {
-                    b.extend_from_slice(&ip.octets());
-                    b.extend_from_slice(&m.addr.port().to_be_bytes());
-                }
-            }
-            Value::Bytes(b)
-        } else {
-            Value::List(
-                peers
-                    .iter()
-                    .map(|m| {
-                        let mut p = BTreeMap::new();
-                        p.insert(b"peer id".to_vec(), Value::Bytes(m.peer_id.to_vec()));
-                        p.insert(
-                            b"ip".to_vec(),
-                            Value::Bytes(m.addr.ip().to_string().into_bytes()),
-                        );
-                        p.insert(b"port".to_vec(), Value::Int(i64::from(m.addr.port())));
-                        Value::Dict(p)
-                    })
-                    .collect(),
-            )
-        };
-        d.insert(b"peers".to_vec(), peers_value);
+        d.insert(b"interval".to_vec(), Value::Int(interval));
+        d.insert(b"complete".to_vec(), count(seeds));
+        d.insert(b"incomplete".to_vec(), count(leechers));
+        d.insert(b"peers".to_vec(), peer_list(&peers, q.compact));
         bencode::encode(&Value::Dict(d))
     }
 
@@ -360,12 +357,12 @@ impl TrackerServer {
                 .remote_addr()
                 .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip());
             let body = self.state.handle(request.url(), remote, Instant::now());
-            crate::tcp::session::log(format_args!(
+            tracing::debug!(
                 "tracker: {} {} -> {} bytes",
                 remote,
                 request.url(),
                 body.len()
-            ));
+            );
             let response = tiny_http::Response::from_data(body).with_header(
                 tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"text/plain"[..])
                     .map_err(|_| std::io::Error::other("bad header"))?,

@@ -313,81 +313,54 @@ impl WireMessage {
         let Some((&id, payload)) = body.split_first() else {
             return Ok(WireMessage::KeepAlive);
         };
-        // The body fits the decoder's u32 limit, so this cannot truncate.
-        let len = body.len() as u32;
-        let fixed = |name, expected: u32| {
-            if len == expected {
-                Ok(())
-            } else {
-                Err(WireError::BadLength {
-                    name,
-                    id,
-                    len,
-                    expected,
-                    at_least: false,
-                })
-            }
-        };
-        let word = |at: usize| {
-            u32::from_be_bytes([
-                payload[at],
-                payload[at + 1],
-                payload[at + 2],
-                payload[at + 3],
-            ])
+        let b = Body {
+            id,
+            // The body fits the decoder's u32 limit, so this cannot truncate.
+            len: u32::try_from(body.len()).unwrap_or(u32::MAX),
+            payload,
         };
         Ok(match id {
-            ID_CHOKE => fixed("choke", 1).map(|()| WireMessage::Choke)?,
-            ID_UNCHOKE => fixed("unchoke", 1).map(|()| WireMessage::Unchoke)?,
-            ID_INTERESTED => fixed("interested", 1).map(|()| WireMessage::Interested)?,
-            ID_NOT_INTERESTED => fixed("not-interested", 1).map(|()| WireMessage::NotInterested)?,
+            ID_CHOKE => b.fixed("choke", 1).map(|()| WireMessage::Choke)?,
+            ID_UNCHOKE => b.fixed("unchoke", 1).map(|()| WireMessage::Unchoke)?,
+            ID_INTERESTED => b.fixed("interested", 1).map(|()| WireMessage::Interested)?,
+            ID_NOT_INTERESTED => b
+                .fixed("not-interested", 1)
+                .map(|()| WireMessage::NotInterested)?,
             ID_HAVE => {
-                fixed("have", 5)?;
-                WireMessage::Have(word(0))
+                b.fixed("have", 5)?;
+                WireMessage::Have(b.word(0))
             }
-            // An empty bitfield is legal for a zero-piece torrent; the session checks the
+            // An empty bitfield is legal for a zero-piece torrent; the host checks the
             // size against the piece count.
             ID_BITFIELD => WireMessage::Bitfield(payload.to_vec()),
-            ID_REQUEST | ID_CANCEL => {
-                let name = if id == ID_REQUEST {
-                    "request"
-                } else {
-                    "cancel"
-                };
-                fixed(name, 13)?;
-                let (index, begin, length) = (word(0), word(4), word(8));
-                if id == ID_REQUEST {
-                    WireMessage::Request {
-                        index,
-                        begin,
-                        length,
-                    }
-                } else {
-                    WireMessage::Cancel {
-                        index,
-                        begin,
-                        length,
-                    }
+            ID_REQUEST => {
+                b.fixed("request", 13)?;
+                let (index, begin, length) = b.block();
+                WireMessage::Request {
+                    index,
+                    begin,
+                    length,
+                }
+            }
+            ID_CANCEL => {
+                b.fixed("cancel", 13)?;
+                let (index, begin, length) = b.block();
+                WireMessage::Cancel {
+                    index,
+                    begin,
+                    length,
                 }
             }
             ID_PIECE => {
-                if len < 9 {
-                    return Err(WireError::BadLength {
-                        name: "piece",
-                        id,
-                        len,
-                        expected: 9,
-                        at_least: true,
-                    });
-                }
+                b.at_least("piece", 9)?;
                 WireMessage::Piece {
-                    index: word(0),
-                    begin: word(4),
+                    index: b.word(0),
+                    begin: b.word(4),
                     data: payload[8..].to_vec(),
                 }
             }
             ID_PORT => {
-                fixed("port", 3)?;
+                b.fixed("port", 3)?;
                 WireMessage::Port(u16::from_be_bytes([payload[0], payload[1]]))
             }
             _ => WireMessage::Unknown {
@@ -395,6 +368,55 @@ impl WireMessage {
                 payload: payload.to_vec(),
             },
         })
+    }
+}
+
+/// A message body being parsed: its id, its length (id included) and its payload.
+struct Body<'a> {
+    id: u8,
+    len: u32,
+    payload: &'a [u8],
+}
+
+impl Body<'_> {
+    /// The body must be exactly `expected` bytes long.
+    fn fixed(&self, name: &'static str, expected: u32) -> Result<(), WireError> {
+        self.check(name, expected, self.len == expected, false)
+    }
+
+    /// The body must be at least `expected` bytes long.
+    fn at_least(&self, name: &'static str, expected: u32) -> Result<(), WireError> {
+        self.check(name, expected, self.len >= expected, true)
+    }
+
+    fn check(
+        &self,
+        name: &'static str,
+        expected: u32,
+        ok: bool,
+        at_least: bool,
+    ) -> Result<(), WireError> {
+        if ok {
+            return Ok(());
+        }
+        Err(WireError::BadLength {
+            name,
+            id: self.id,
+            len: self.len,
+            expected,
+            at_least,
+        })
+    }
+
+    /// The big-endian word at `at` of the payload (its length was checked).
+    fn word(&self, at: usize) -> u32 {
+        let p = self.payload;
+        u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]])
+    }
+
+    /// A request's or cancel's index, begin and length.
+    fn block(&self) -> (u32, u32, u32) {
+        (self.word(0), self.word(4), self.word(8))
     }
 }
 

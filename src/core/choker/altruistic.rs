@@ -4,7 +4,7 @@
 //! much we give, so it shows what tit-for-tat's reciprocity costs or gains.
 
 use super::{Candidate, Choker};
-use crate::core::peer::ConnId;
+use crate::core::id::ConnId;
 use crate::core::random::Dice;
 use crate::units::SimTime;
 

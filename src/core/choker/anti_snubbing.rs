@@ -10,9 +10,9 @@
 //! given it 60 s to answer.
 
 use super::{Candidate, Choker, Optimistic, rank_interested};
-use crate::core::peer::ConnId;
+use crate::core::config::Policy;
+use crate::core::id::ConnId;
 use crate::core::random::Dice;
-use crate::scenario::Policy;
 use crate::units::{SimDuration, SimTime};
 
 /// Silence, while unchoked by us, after which a peer snubs us (mainline: 60 s).

@@ -32,9 +32,9 @@
 //! far stands in for it.
 
 use super::{Candidate, Choker, rank_interested};
-use crate::core::peer::ConnId;
+use crate::core::config::Policy;
+use crate::core::id::ConnId;
 use crate::core::random::Dice;
-use crate::scenario::Policy;
 use crate::units::SimTime;
 
 /// Increase of `u_p` when a peer does not reciprocate, as a fraction (δ = 0.2).

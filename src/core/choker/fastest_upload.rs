@@ -2,9 +2,9 @@
 //! upload to fastest (they spread the data on quickest), plus optimistic unchokes.
 
 use super::{Candidate, Choker, RankedSlots};
-use crate::core::peer::ConnId;
+use crate::core::config::Policy;
+use crate::core::id::ConnId;
 use crate::core::random::Dice;
-use crate::scenario::Policy;
 use crate::units::SimTime;
 
 /// Seed choker ranking by our upload rate to each peer.

@@ -2,8 +2,10 @@
 //! current connections with their measured rates, and the choker answers with the set
 //! to unchoke; everyone else is choked.
 //!
-//! Adding a strategy is a small file: implement [`Choker`], name it in
-//! `scenario::policy`, and add it to [`build`].
+//! Adding a strategy is a small file: implement [`Choker`] and register it under a name
+//! in a [`Strategies`](crate::core::Strategies) registry — the built-in ones are
+//! registered in [`Strategies::builtin`](crate::core::Strategies::builtin), a user's own
+//! from its crate (see `examples/custom_choker.rs`).
 //!
 //! Besides the set to unchoke, a choker may say how to split our upload among the
 //! unchoked ([`Choker::weight`]: PropShare and BitTyrant give unequal shares) and how
@@ -30,10 +32,10 @@ pub use random::RandomChoker;
 pub use round_robin::RoundRobin;
 pub use tit_for_tat::TitForTat;
 
-use super::peer::ConnId;
+use super::id::ConnId;
 use super::random::Dice;
-use crate::scenario::{ChokerKind, Policy, SeedChokerKind};
-use crate::units::SimTime;
+use crate::core::config::Policy;
+use crate::units::{SimDuration, SimTime};
 
 /// One connection as a choker sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,9 +66,31 @@ pub struct Candidate {
 /// unchoked connection gets an equal share of the upload capacity.
 pub const EQUAL_WEIGHT: u32 = 1;
 
-/// An unchoking strategy.
+/// An unchoking strategy: whom a peer uploads to.
+///
+/// # Contract
+///
+/// * The peer calls [`Choker::rechoke`] every `policy.rechoke_interval` (and once when it
+///   completes, handing over to its seed choker), with every open connection as a
+///   [`Candidate`] — rates measured over `policy.rate_window`, in bytes per second — and
+///   unchokes exactly the connections the choker appends to `unchoke`; everyone else is
+///   choked. Uninterested candidates may be appended (they get an unchoke to use when
+///   they become interested) but hold no slot.
+/// * Between rechokes the peer itself fills free slots (a newly interested neighbour
+///   when fewer than [`Choker::slots`] interested peers are unchoked) and trims slots
+///   that became oversubscribed; the choker is not called then, but
+///   [`Choker::weight`] is asked for the newly unchoked connection.
+/// * Connection ids are slots, reused after a connection closes: a choker that keeps
+///   per-connection state must tell a new connection from an old one by
+///   [`Candidate::connected_at`].
+/// * Randomness comes from `dice` only, and nothing may depend on hash-map iteration
+///   order: the same candidates and dice give the same answer, or runs stop being
+///   reproducible.
+/// * `now` never goes backwards. A choker owns no clock and no I/O, so the same choker
+///   runs in the simulator and over real sockets.
 pub trait Choker {
-    /// Chooses the connections to unchoke at `now`, appending them to `unchoke`.
+    /// Chooses the connections to unchoke at `now`, appending them to `unchoke` (which
+    /// arrives empty).
     fn rechoke(
         &mut self,
         now: SimTime,
@@ -93,31 +117,9 @@ pub trait Choker {
     }
 }
 
-/// The choker a downloading peer runs. `upload_capacity` (bytes per second) is our own
-/// upload capacity when the host knows it; strategies that budget upload (BitTyrant)
-/// need it and estimate it from measured rates without it.
-pub fn build(kind: ChokerKind, policy: &Policy, upload_capacity: Option<u64>) -> Box<dyn Choker> {
-    match kind {
-        ChokerKind::TitForTat => Box::new(TitForTat::new(policy)),
-        ChokerKind::PropShare => Box::new(PropShare::new(policy)),
-        ChokerKind::BitTyrant => Box::new(BitTyrant::new(policy, upload_capacity)),
-        ChokerKind::Random => Box::new(RandomChoker::new(policy)),
-        ChokerKind::Altruistic => Box::new(Altruistic),
-        ChokerKind::AntiSnubbing => Box::new(AntiSnubbing::new(policy)),
-    }
-}
-
-/// The choker a seed runs.
-pub fn build_seed(kind: SeedChokerKind, policy: &Policy) -> Box<dyn Choker> {
-    match kind {
-        SeedChokerKind::FastestUpload => Box::new(FastestUpload::new(policy)),
-        SeedChokerKind::RoundRobin => Box::new(RoundRobin::new(policy)),
-    }
-}
-
 /// Ranks interested candidates by `key`, highest first; ties go to connections already
 /// unchoked (so equal peers are not churned), then to the RNG.
-pub(crate) fn rank_interested(
+pub fn rank_interested(
     candidates: &[Candidate],
     dice: &mut Dice,
     key: impl Fn(&Candidate) -> u64,
@@ -172,14 +174,14 @@ impl RankedSlots {
 #[derive(Clone, Debug)]
 pub struct Optimistic {
     slots: usize,
-    interval: crate::units::SimDuration,
+    interval: SimDuration,
     current: Vec<ConnId>,
     next_rotation: SimTime,
 }
 
 impl Optimistic {
     /// `slots` optimistic unchokes rotated every `interval`.
-    pub fn new(slots: u32, interval: crate::units::SimDuration) -> Optimistic {
+    pub fn new(slots: u32, interval: SimDuration) -> Optimistic {
         Optimistic {
             slots: slots as usize,
             interval,

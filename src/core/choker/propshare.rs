@@ -14,9 +14,9 @@
 //! random interested peers at equal shares, as tit-for-tat would.
 
 use super::{Candidate, Choker, Optimistic, rank_interested};
-use crate::core::peer::ConnId;
+use crate::core::config::Policy;
+use crate::core::id::ConnId;
 use crate::core::random::Dice;
-use crate::scenario::Policy;
 use crate::units::SimTime;
 
 /// The whole upload, in weight units (per mille).

@@ -3,9 +3,9 @@
 //! strategies: the same number of slots as tit-for-tat, with no reciprocity at all.
 
 use super::{Candidate, Choker};
-use crate::core::peer::ConnId;
+use crate::core::config::Policy;
+use crate::core::id::ConnId;
 use crate::core::random::Dice;
-use crate::scenario::Policy;
 use crate::units::SimTime;
 
 /// Unchokes random interested peers.

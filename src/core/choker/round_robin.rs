@@ -3,9 +3,9 @@
 //! equally regardless of its speed.
 
 use super::{Candidate, Choker};
-use crate::core::peer::ConnId;
+use crate::core::config::Policy;
+use crate::core::id::ConnId;
 use crate::core::random::Dice;
-use crate::scenario::Policy;
 use crate::units::SimTime;
 
 /// Seed choker rotating through interested peers.

@@ -5,9 +5,9 @@
 //! themselves and better partners can be found.
 
 use super::{Candidate, Choker, RankedSlots};
-use crate::core::peer::ConnId;
+use crate::core::config::Policy;
+use crate::core::id::ConnId;
 use crate::core::random::Dice;
-use crate::scenario::Policy;
 use crate::units::SimTime;
 
 /// Tit-for-tat unchoking.

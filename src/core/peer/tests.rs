@@ -1,25 +1,34 @@
 //! Peer state machine tests: a tiny in-memory host wires peers together and delivers
 //! messages instantly, with a fake clock.
 
+use super::requests::MAX_STRIKES;
 use super::*;
+use crate::core::config::{Pipeline, Policy};
+use crate::core::geometry::{BlockRef, Geometry};
+use crate::core::strategy::builtin;
+use crate::core::{Neighbourhood, StrategyName};
 use crate::units::Bytes;
 
 fn config(id: u64, role: Role, pieces: u32, blocks_per_piece: u32) -> PeerConfig {
     let block = 16 * 1024u64;
+    let geometry = Geometry::new(
+        Bytes(block * blocks_per_piece as u64 * pieces as u64),
+        Bytes(block * blocks_per_piece as u64),
+        Bytes(block),
+    );
     PeerConfig {
-        id: PeerId(id),
-        geometry: Geometry::new(
-            Bytes(block * blocks_per_piece as u64 * pieces as u64),
-            Bytes(block * blocks_per_piece as u64),
-            Bytes(block),
-        ),
-        policy: Policy::default(),
-        role,
-        min_neighbours: 1,
-        max_neighbours: 10,
-        announce_interval: SimDuration::from_secs(1800),
-        upload_capacity: None,
+        neighbourhood: Neighbourhood {
+            min_neighbours: 1,
+            max_neighbours: 10,
+            ..Neighbourhood::default()
+        },
+        ..PeerConfig::new(PeerId(id), geometry, role)
     }
+}
+
+/// A peer built with the built-in strategies.
+fn build(cfg: PeerConfig, have: Bitfield, dice: Dice) -> Peer {
+    Peer::new(cfg, have, dice, &Strategies::builtin()).expect("built-in strategies")
 }
 
 fn peer(id: u64, role: Role, pieces: u32, bpp: u32) -> Peer {
@@ -29,7 +38,30 @@ fn peer(id: u64, role: Role, pieces: u32, bpp: u32) -> Peer {
     } else {
         Bitfield::new(pieces)
     };
-    Peer::new(cfg, have, Dice::new(1, id))
+    build(cfg, have, Dice::new(1, id))
+}
+
+/// A connection to (or from) `peer`, whose dial rank is its id.
+fn link(peer: PeerId, direction: Direction) -> NewConnection {
+    NewConnection {
+        peer,
+        direction,
+        rank: peer.0,
+    }
+}
+
+fn outbound(peer: PeerId) -> NewConnection {
+    link(peer, Direction::Outbound)
+}
+
+fn inbound(peer: PeerId) -> NewConnection {
+    link(peer, Direction::Inbound)
+}
+
+/// The default pipeline depth, in requests.
+fn default_pipeline() -> usize {
+    let Pipeline::Fixed(n) = Policy::default().pipeline;
+    n as usize
 }
 
 /// Peers connected pairwise; `links[(a, conn)] = (b, conn at b)`.
@@ -57,8 +89,12 @@ impl Net {
     fn connect(&mut self, a: usize, b: usize) {
         let pb = self.peers[b].id();
         let pa = self.peers[a].id();
-        let ca = self.peers[a].handle_connected(self.now, pb, true).unwrap();
-        let cb = self.peers[b].handle_connected(self.now, pa, false).unwrap();
+        let ca = self.peers[a]
+            .handle_connected(self.now, outbound(pb))
+            .unwrap();
+        let cb = self.peers[b]
+            .handle_connected(self.now, inbound(pa))
+            .unwrap();
         self.links.push((a, ca, b, cb));
     }
 
@@ -123,7 +159,7 @@ impl Net {
     fn advance(&mut self, secs: u64) {
         self.now += SimDuration::from_secs(secs);
         for p in 0..self.peers.len() {
-            if self.peers[p].poll_timeout() <= self.now {
+            if self.peers[p].poll_timeout().is_some_and(|t| t <= self.now) {
                 self.peers[p].handle_timeout(self.now);
             }
         }
@@ -158,9 +194,9 @@ fn requests_are_pipelined_up_to_the_policy_depth() {
     let mut seed = peer(0, Role::Seed, 8, 4);
     let mut leech = peer(1, Role::Leecher, 8, 4);
     let c = leech
-        .handle_connected(SimTime::ZERO, seed.id(), true)
+        .handle_connected(SimTime::ZERO, outbound(seed.id()))
         .unwrap();
-    seed.handle_connected(SimTime::ZERO, leech.id(), false)
+    seed.handle_connected(SimTime::ZERO, inbound(leech.id()))
         .unwrap();
     leech.handle_message(SimTime::ZERO, c, Message::Bitfield(Bitfield::full(8)));
     leech.handle_message(SimTime::ZERO, c, Message::Unchoke);
@@ -174,7 +210,7 @@ fn requests_are_pipelined_up_to_the_policy_depth() {
             requests.push(b);
         }
     }
-    assert_eq!(requests.len(), Policy::default().pipeline as usize);
+    assert_eq!(requests.len(), default_pipeline());
     // Strict priority: the first piece's blocks are all asked for before another piece.
     assert!(requests[..4].iter().all(|b| b.piece == requests[0].piece));
 }
@@ -190,10 +226,10 @@ fn the_pipeline_counts_wire_blocks_so_big_blocks_keep_fewer_requests_out() {
         seed_cfg.geometry = geometry(block_kib);
         let mut leech_cfg = config(1, Role::Leecher, 64, 16);
         leech_cfg.geometry = geometry(block_kib);
-        let seed = Peer::new(seed_cfg, Bitfield::full(64), Dice::new(1, 0));
-        let mut leech = Peer::new(leech_cfg, Bitfield::new(64), Dice::new(1, 1));
+        let seed = build(seed_cfg, Bitfield::full(64), Dice::new(1, 0));
+        let mut leech = build(leech_cfg, Bitfield::new(64), Dice::new(1, 1));
         let c = leech
-            .handle_connected(SimTime::ZERO, seed.id(), true)
+            .handle_connected(SimTime::ZERO, outbound(seed.id()))
             .unwrap();
         leech.handle_message(SimTime::ZERO, c, Message::Bitfield(Bitfield::full(64)));
         leech.handle_message(SimTime::ZERO, c, Message::Unchoke);
@@ -209,7 +245,7 @@ fn the_pipeline_counts_wire_blocks_so_big_blocks_keep_fewer_requests_out() {
             })
             .count()
     };
-    let pipeline = Policy::default().pipeline as usize;
+    let pipeline = default_pipeline();
     assert_eq!(requests_with(16), pipeline);
     assert_eq!(requests_with(64), pipeline / 4);
     assert_eq!(requests_with(256), 2);
@@ -244,7 +280,7 @@ fn a_piece_that_fails_its_check_is_fetched_again_and_the_sender_cut_off() {
     // Pieces already in flight when the second strike lands are still checked (and
     // fail); nothing is fetched from the sender after it is cut off.
     let failures = net.verified.iter().filter(|v| !v.2).count();
-    let pieces_on_order = Policy::default().pipeline as usize / 2;
+    let pieces_on_order = default_pipeline() / 2;
     assert!(
         (MAX_STRIKES as usize..=pieces_on_order.max(MAX_STRIKES as usize)).contains(&failures),
         "{failures} failures"
@@ -262,7 +298,7 @@ fn a_piece_that_fails_its_check_is_fetched_again_and_the_sender_cut_off() {
 fn an_unrequested_block_gets_the_sender_disconnected() {
     let mut leech = peer(1, Role::Leecher, 4, 1);
     let c = leech
-        .handle_connected(SimTime::ZERO, PeerId(9), false)
+        .handle_connected(SimTime::ZERO, inbound(PeerId(9)))
         .unwrap();
     let block = leech.cfg.geometry.block(2, 0);
     leech.handle_message(SimTime::ZERO, c, Message::Piece(block));
@@ -284,7 +320,7 @@ fn after_a_rechoke_the_fastest_uploaders_to_me_are_unchoked() {
     let mut conns = Vec::new();
     for k in 1..=6u64 {
         let c = me
-            .handle_connected(SimTime::ZERO, PeerId(k), false)
+            .handle_connected(SimTime::ZERO, inbound(PeerId(k)))
             .unwrap();
         let mut field = Bitfield::new(64);
         for p in 0..32 {
@@ -329,7 +365,7 @@ fn after_a_rechoke_the_fastest_uploaders_to_me_are_unchoked() {
     let all_unchoked: Vec<usize> = conns
         .iter()
         .enumerate()
-        .filter(|(_, c)| me.conn(**c).is_some_and(|c| !c.am_choking))
+        .filter(|(_, c)| me.conns.get(**c).is_some_and(|c| !c.am_choking))
         .map(|(k, _)| k)
         .collect();
     let _ = unchoked;
@@ -346,7 +382,7 @@ fn a_free_rider_never_unchokes() {
     fr.have.set(0);
     fr.start(SimTime::ZERO);
     let c = fr
-        .handle_connected(SimTime::ZERO, PeerId(5), false)
+        .handle_connected(SimTime::ZERO, inbound(PeerId(5)))
         .unwrap();
     fr.handle_message(SimTime::ZERO, c, Message::Interested);
     fr.handle_timeout(SimTime(10_000_000));
@@ -364,10 +400,10 @@ fn a_free_rider_never_unchokes() {
 fn endgame_requests_the_last_blocks_twice_and_cancels_the_loser() {
     let mut me = peer(0, Role::Leecher, 1, 2);
     let a = me
-        .handle_connected(SimTime::ZERO, PeerId(1), false)
+        .handle_connected(SimTime::ZERO, inbound(PeerId(1)))
         .unwrap();
     let b = me
-        .handle_connected(SimTime::ZERO, PeerId(2), false)
+        .handle_connected(SimTime::ZERO, inbound(PeerId(2)))
         .unwrap();
     for c in [a, b] {
         me.handle_message(SimTime::ZERO, c, Message::Bitfield(Bitfield::full(1)));
@@ -398,7 +434,7 @@ fn endgame_requests_the_last_blocks_twice_and_cancels_the_loser() {
 
 /// A leecher holding exactly `pieces` of 5 (2 blocks each), running `choker` with
 /// `slots` regular and optimistic slots each.
-fn holder(id: u64, pieces: &[u32], choker: crate::scenario::ChokerKind, slots: u32) -> Peer {
+fn holder(id: u64, pieces: &[u32], choker: StrategyName, slots: u32) -> Peer {
     let mut cfg = config(id, Role::Leecher, 5, 2);
     cfg.policy.choker = choker;
     cfg.policy.upload_slots = slots;
@@ -407,21 +443,21 @@ fn holder(id: u64, pieces: &[u32], choker: crate::scenario::ChokerKind, slots: u
     for &p in pieces {
         have.set(p);
     }
-    Peer::new(cfg, have, Dice::new(1, id))
+    build(cfg, have, Dice::new(1, id))
 }
 
 #[test]
 fn a_propshare_peer_weights_its_uploads_by_what_it_received() {
-    use crate::scenario::ChokerKind::PropShare;
+    const PROPSHARE: StrategyName = builtin::PROPSHARE;
     // A gets pieces 0-2 from B and piece 3 from C: three times as much from B (nobody
     // has piece 4, so A stays a leecher). Then B wants piece 3 and C wants 0-2 from A.
     // A has no slots to fill between rechokes (so they are still waiting at the
     // rechoke), but PropShare unchokes every contributor and splits A's upload 3:1 (of
     // the 80 % it bids with).
     let mut net = Net::new(vec![
-        holder(0, &[], PropShare, 0),
-        holder(1, &[0, 1, 2], PropShare, 4),
-        holder(2, &[3], PropShare, 4),
+        holder(0, &[], PROPSHARE, 0),
+        holder(1, &[0, 1, 2], PROPSHARE, 4),
+        holder(2, &[3], PROPSHARE, 4),
     ]);
     for p in &mut net.peers {
         p.start(SimTime::ZERO);
@@ -453,17 +489,16 @@ fn progress_reported_before_a_block_lands_is_counted_once() {
     // t = 0 and land at t = 4 s. With progress reported at 2 s, both ends' rates see
     // bytes before the block lands, and the same total once it has.
     fn rate(p: &mut Peer, c: ConnId, way: Way, now: SimTime) -> u64 {
-        let conn = p.conns[c.0 as usize].as_mut().unwrap();
+        let conn = p.conns.get_mut(c).unwrap();
         match way {
             Way::Sending => conn.to_them.rate(now),
             Way::Receiving => conn.from_them.rate(now),
         }
     }
     let run = |report: bool| {
-        use crate::scenario::ChokerKind::TitForTat;
-        let mut free_rider = holder(1, &[1], TitForTat, 4);
+        let mut free_rider = holder(1, &[1], builtin::TIT_FOR_TAT, 4);
         free_rider.cfg.role = Role::FreeRider;
-        let mut net = Net::new(vec![holder(0, &[0], TitForTat, 4), free_rider]);
+        let mut net = Net::new(vec![holder(0, &[0], builtin::TIT_FOR_TAT, 4), free_rider]);
         for p in &mut net.peers {
             p.start(SimTime::ZERO);
         }

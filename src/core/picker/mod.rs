@@ -15,7 +15,6 @@ pub use sequential::Sequential;
 
 use super::bitfield::Bitfield;
 use super::random::Dice;
-use crate::scenario::PickerKind;
 
 /// What a picker may look at when choosing.
 pub struct PickContext<'a> {
@@ -28,6 +27,20 @@ pub struct PickContext<'a> {
 }
 
 /// A piece selection strategy.
+///
+/// # Contract
+///
+/// * The peer keeps the picker informed of its neighbourhood — a neighbour's pieces when
+///   it connects ([`PiecePicker::neighbour_added`], its first bitfield) and when it goes
+///   ([`PiecePicker::neighbour_removed`]), each piece it announces later
+///   ([`PiecePicker::neighbour_has`]) — and of its own wants ([`PiecePicker::unwant`]
+///   when a piece is started or verified, [`PiecePicker::want`] when a started piece is
+///   abandoned or fails its check).
+/// * [`PiecePicker::pick`] is asked only for a *new* piece: the peer first finishes the
+///   pieces it started (strict priority) and handles endgame itself. A pick must be a
+///   piece both in `ctx.remote` and `ctx.wanted`, and there must be a pick whenever such
+///   a piece exists (a property test holds every picker to this).
+/// * Randomness comes from `dice` only; nothing may depend on hash-map order.
 pub trait PiecePicker {
     /// A neighbour connected holding `pieces`.
     fn neighbour_added(&mut self, pieces: &Bitfield);
@@ -41,15 +54,6 @@ pub trait PiecePicker {
     fn want(&mut self, piece: u32);
     /// Chooses a wanted piece the neighbour has, if any.
     fn pick(&mut self, ctx: &PickContext<'_>, dice: &mut Dice) -> Option<u32>;
-}
-
-/// Builds the picker a policy names, for a torrent of `pieces` pieces.
-pub fn build(kind: PickerKind, pieces: u32, random_first: u32) -> Box<dyn PiecePicker> {
-    match kind {
-        PickerKind::RarestFirst => Box::new(RarestFirst::new(pieces, random_first)),
-        PickerKind::Random => Box::new(RandomPicker),
-        PickerKind::Sequential => Box::new(Sequential),
-    }
 }
 
 /// A uniformly random piece among `a ∧ b`, or `None` if they share none.
@@ -102,8 +106,14 @@ pub(crate) mod tests {
             neighbours in proptest::collection::vec(proptest::collection::vec(any::<bool>(), 200), 1..6),
             wanted_mask in proptest::collection::vec(any::<bool>(), 200),
         ) {
-            let kind = PickerKind::ALL[kind];
-            let mut picker = build(kind, len, 0);
+            let names = crate::core::Strategies::builtin();
+            let name = names.names(crate::core::StrategyKind::Picker)[kind].to_string();
+            let policy = crate::core::Policy {
+                picker: crate::core::StrategyName::new(name),
+                random_first: 0,
+                ..crate::core::Policy::default()
+            };
+            let mut picker = names.build(&policy, len, None).expect("a built-in picker").picker;
             let mut wanted = Bitfield::full(len);
             for p in 0..len {
                 if !wanted_mask[p as usize] {

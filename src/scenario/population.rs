@@ -1,15 +1,16 @@
 //! Drawing a scenario's population: each peer's group, capacities, latency, join time,
-//! linger and abort, from the run seed. The simulator, the tcp backend and `swarmlab
-//! bound` share it, so the bound is computed over the very peers a run simulates and a
-//! tcp run of the same scenario and seed starts the same peers. It lives in `core`
-//! because both backends may import `core` but not each other; it is pure (the seed is
-//! passed in), like the rest of `core`.
+//! linger and abort, from the run seed — and turning a drawn member into the core's
+//! [`PeerConfig`] and random stream. The simulator, the tcp backend and `swarmlab bound`
+//! share it, so the bound is computed over the very peers a run simulates, and a tcp run
+//! of the same scenario and seed starts the same peers with the same settings. It is
+//! scenario data both backends may import (they may not import each other); it is pure:
+//! the seed is passed in.
 
-use crate::core::Dice;
-use crate::scenario::{Dist, Join, Role, Scenario, Stay};
+use super::{Dist, Join, Scenario, Stay};
+use crate::core::{Dice, PeerConfig, PeerId, Role};
 use crate::units::{Rate, SimDuration, SimTime};
 
-/// The random stream numbers of a run; peers use `PEER_STREAM_BASE + index`.
+/// The random stream numbers of a run; peers use `PEER_BASE + index` ([`peer_dice`]).
 pub mod streams {
     /// Capacities, joins and departures.
     pub const POPULATION: u64 = 0;
@@ -38,6 +39,27 @@ pub struct Member {
     pub linger: Option<SimDuration>,
     /// When it gives up if still incomplete (`None`: never).
     pub abort_at: Option<SimTime>,
+}
+
+impl Member {
+    /// The core configuration of this member of `scenario`, known to the core as `id`:
+    /// its group's policy, the scenario's neighbourhood, its drawn upload capacity. The
+    /// one constructor both backends use; its dial rank is its id (a host that needs
+    /// another, tcp, sets it).
+    pub fn peer_config(&self, scenario: &Scenario, id: PeerId) -> PeerConfig {
+        PeerConfig {
+            policy: scenario.groups[self.group].policy.clone(),
+            neighbourhood: scenario.tracker.neighbourhood(),
+            upload_capacity: Some(self.upload),
+            ..PeerConfig::new(id, scenario.file.geometry(), self.role)
+        }
+    }
+}
+
+/// The random stream of peer `index` of a run seeded with `seed`: the same in both
+/// backends, so a tcp peer makes the choices its simulated twin makes.
+pub fn peer_dice(seed: u64, index: u32) -> Dice {
+    Dice::new(seed, streams::PEER_BASE + u64::from(index))
 }
 
 fn draw<T: Copy>(

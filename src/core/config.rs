@@ -1,0 +1,155 @@
+//! The core's configuration types: what a peer is ([`Role`]), how it behaves
+//! ([`Policy`]), how many neighbours it keeps ([`Neighbourhood`]) and the whole of a
+//! peer's static settings ([`PeerConfig`]).
+//!
+//! The core owns these types, as quinn-proto owns its `TransportConfig`: the scenario
+//! format parses into them and the tcp host fills them from its command line, so the
+//! file format never defines what a peer is. Every default here is the one a scenario
+//! file gets when it leaves a key out, and the one `swarmlab seed`/`get` run with.
+
+use super::geometry::Geometry;
+use super::id::PeerId;
+use super::name::{StrategyName, builtin};
+use crate::units::{Rate, SimDuration};
+
+/// What a peer is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Starts with the whole file.
+    Seed,
+    /// Starts with nothing and downloads.
+    Leecher,
+    /// Downloads but never uploads.
+    FreeRider,
+}
+
+impl Role {
+    /// Every role, in the order help texts list them.
+    pub const ALL: [Role; 3] = [Role::Seed, Role::Leecher, Role::FreeRider];
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Seed => "seed",
+            Role::Leecher => "leecher",
+            Role::FreeRider => "free-rider",
+        }
+    }
+}
+
+/// How many block requests a peer keeps outstanding on a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pipeline {
+    /// A fixed number of requests, counted in 16 KiB wire blocks.
+    Fixed(u32),
+}
+
+/// A peer's policy: which strategies it runs and their knobs (the `[policy]` table of a
+/// scenario, or a group's copy of it with overrides).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Piece picker.
+    pub picker: StrategyName,
+    /// The first this-many pieces are picked at random, to get something to trade soon.
+    pub random_first: u32,
+    /// Request the last blocks from every peer that has them.
+    pub endgame: bool,
+    /// Choker while downloading.
+    pub choker: StrategyName,
+    /// Regular unchoke slots.
+    pub upload_slots: u32,
+    /// Optimistic unchoke slots.
+    pub optimistic_slots: u32,
+    /// Time between rechokes.
+    pub rechoke_interval: SimDuration,
+    /// Time between optimistic rotations.
+    pub optimistic_interval: SimDuration,
+    /// Window over which transfer rates are measured.
+    pub rate_window: SimDuration,
+    /// Choker once complete.
+    pub seed_choker: StrategyName,
+    /// Outstanding block requests per connection.
+    pub pipeline: Pipeline,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            picker: builtin::RAREST_FIRST,
+            random_first: 4,
+            endgame: true,
+            choker: builtin::TIT_FOR_TAT,
+            upload_slots: 4,
+            optimistic_slots: 1,
+            rechoke_interval: SimDuration::from_secs(10),
+            optimistic_interval: SimDuration::from_secs(30),
+            rate_window: SimDuration::from_secs(20),
+            seed_choker: builtin::FASTEST_UPLOAD,
+            pipeline: Pipeline::Fixed(10),
+        }
+    }
+}
+
+/// How a peer finds and keeps neighbours: the `[tracker]` table of a scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Neighbourhood {
+    /// Peers asked of the tracker per announce.
+    pub peers_per_announce: u32,
+    /// Time between regular announces, unless the tracker says otherwise.
+    pub announce_interval: SimDuration,
+    /// Below this many connections a leecher re-announces early.
+    pub min_neighbours: u32,
+    /// Connections a peer keeps at most.
+    pub max_neighbours: u32,
+}
+
+impl Default for Neighbourhood {
+    fn default() -> Neighbourhood {
+        Neighbourhood {
+            peers_per_announce: 50,
+            announce_interval: SimDuration::from_secs(30 * 60),
+            min_neighbours: 20,
+            max_neighbours: 80,
+        }
+    }
+}
+
+/// The static settings of one peer.
+#[derive(Clone, Debug)]
+pub struct PeerConfig {
+    /// Our own identity, as the host names peers.
+    pub id: PeerId,
+    /// The number both ends of a crossed dial compare: when two peers dial each other
+    /// at once, both keep the connection dialled by the peer with the smaller rank. The
+    /// host gives every peer a rank its neighbours can compute too (the simulator: the
+    /// peer's index; tcp: a hash of the handshake's peer id).
+    pub dial_rank: u64,
+    /// The torrent's shape.
+    pub geometry: Geometry,
+    /// Strategies and their knobs.
+    pub policy: Policy,
+    /// Seed, leecher or free-rider.
+    pub role: Role,
+    /// Neighbour limits and the announce schedule.
+    pub neighbourhood: Neighbourhood,
+    /// Our upload capacity, when the host knows it (the simulator draws it; tcp knows its
+    /// limit): chokers that budget upload (BitTyrant) use it, and estimate it from rates
+    /// without it.
+    pub upload_capacity: Option<Rate>,
+}
+
+impl PeerConfig {
+    /// A peer with the default policy and neighbourhood (what `swarmlab seed` and `get`
+    /// run, and what a scenario gets when it sets nothing): its rank is its id.
+    pub fn new(id: PeerId, geometry: Geometry, role: Role) -> PeerConfig {
+        PeerConfig {
+            id,
+            dial_rank: id.0,
+            geometry,
+            policy: Policy::default(),
+            role,
+            neighbourhood: Neighbourhood::default(),
+            upload_capacity: None,
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! One neighbour as the peer sees it ([`Conn`]), and the table of open connections
+//! ([`ConnTable`]), whose slots are the [`ConnId`]s hosts use.
+
+use crate::core::bitfield::Bitfield;
+use crate::core::choker;
+use crate::core::geometry::BlockRef;
+use crate::core::id::{ConnId, PeerId};
+use crate::core::rate::RateMeter;
+use crate::units::{SimDuration, SimTime};
+use std::collections::VecDeque;
+
+/// Which end opened a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// We dialled it.
+    Outbound,
+    /// It dialled us.
+    Inbound,
+}
+
+/// One neighbour.
+#[derive(Debug)]
+pub(super) struct Conn {
+    pub(super) peer: PeerId,
+    pub(super) direction: Direction,
+    pub(super) connected_at: SimTime,
+    pub(super) am_choking: bool,
+    pub(super) am_interested: bool,
+    pub(super) peer_choking: bool,
+    pub(super) peer_interested: bool,
+    /// Pieces the neighbour has.
+    pub(super) remote: Bitfield,
+    /// Pieces it has that we lack: we are interested while this is non-zero.
+    pub(super) interesting: u32,
+    /// Pieces it announced (HAVE) since we connected: its download progress.
+    pub(super) announced: u32,
+    /// Our outstanding requests to it.
+    pub(super) requested: Vec<BlockRef>,
+    /// Requests we withdrew (cancel, choke) whose blocks may still arrive.
+    pub(super) withdrawn: VecDeque<BlockRef>,
+    /// Its requests to us, served one block at a time.
+    pub(super) queued: VecDeque<BlockRef>,
+    /// The block we are sending it, if any.
+    pub(super) sending: Option<BlockRef>,
+    pub(super) from_them: RateMeter,
+    pub(super) to_them: RateMeter,
+    /// Bytes of the block we are sending that the host reported moved before it
+    /// finished (already in `to_them`).
+    pub(super) sent_early: u64,
+    /// Blocks on their way to us whose bytes the host reported before they landed
+    /// (already in `from_them`).
+    pub(super) received_early: Vec<(BlockRef, u64)>,
+    /// When it last sent us a block (for anti-snubbing and BitTyrant).
+    pub(super) last_piece_at: Option<SimTime>,
+    /// Our upload share for it, as the choker weighted it (see `Peer::upload_weight`).
+    pub(super) upload_weight: u32,
+    /// Unchoked by the choker at the last rechoke (rather than to fill a free slot).
+    pub(super) chosen: bool,
+}
+
+impl Conn {
+    /// A fresh connection: choked and uninterested both ways, nothing known of the
+    /// neighbour's pieces.
+    pub(super) fn new(
+        peer: PeerId,
+        direction: Direction,
+        pieces: u32,
+        rate_window: SimDuration,
+        now: SimTime,
+    ) -> Conn {
+        Conn {
+            peer,
+            direction,
+            connected_at: now,
+            am_choking: true,
+            am_interested: false,
+            peer_choking: true,
+            peer_interested: false,
+            remote: Bitfield::new(pieces),
+            interesting: 0,
+            announced: 0,
+            requested: Vec::new(),
+            withdrawn: VecDeque::new(),
+            queued: VecDeque::new(),
+            sending: None,
+            from_them: RateMeter::new(rate_window, now),
+            to_them: RateMeter::new(rate_window, now),
+            sent_early: 0,
+            received_early: Vec::new(),
+            last_piece_at: None,
+            upload_weight: choker::EQUAL_WEIGHT,
+            chosen: false,
+        }
+    }
+
+    /// The rate that earns this neighbour a slot: what it sent us while we download,
+    /// what we sent it once we are a seed (mainline's two rankings).
+    pub(super) fn reciprocation_rate(&mut self, now: SimTime, complete: bool) -> u64 {
+        if complete {
+            self.to_them.rate(now)
+        } else {
+            self.from_them.rate(now)
+        }
+    }
+
+    /// Bytes per second the neighbour has downloaded since we connected, judged from
+    /// its HAVEs.
+    pub(super) fn announce_rate(&self, piece_len: u64, now: SimTime) -> u64 {
+        let micros = now.0.saturating_sub(self.connected_at.0).max(1);
+        let rate =
+            u128::from(self.announced) * u128::from(piece_len) * 1_000_000 / u128::from(micros);
+        u64::try_from(rate).unwrap_or(u64::MAX)
+    }
+
+    /// Whether a block on its way from this neighbour is one we asked it for (and have
+    /// not given up waiting for).
+    pub(super) fn asked_for(&self, block: &BlockRef) -> bool {
+        self.requested.contains(block) || self.withdrawn.contains(block)
+    }
+}
+
+/// The open connections, by slot; a closed connection's slot is reused.
+#[derive(Debug, Default)]
+pub(super) struct ConnTable {
+    slots: Vec<Option<Conn>>,
+    free: Vec<u32>,
+    open: u32,
+}
+
+impl ConnTable {
+    /// Number of open connections.
+    pub(super) fn open(&self) -> u32 {
+        self.open
+    }
+
+    pub(super) fn get(&self, id: ConnId) -> Option<&Conn> {
+        self.slots.get(id.index()).and_then(Option::as_ref)
+    }
+
+    pub(super) fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        self.slots.get_mut(id.index()).and_then(Option::as_mut)
+    }
+
+    /// Stores `conn` in a free slot.
+    pub(super) fn insert(&mut self, conn: Conn) -> ConnId {
+        self.open += 1;
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(conn);
+                ConnId(slot)
+            }
+            None => {
+                self.slots.push(Some(conn));
+                ConnId(u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX))
+            }
+        }
+    }
+
+    /// Takes `id` out of the table, freeing its slot.
+    pub(super) fn remove(&mut self, id: ConnId) -> Option<Conn> {
+        let conn = self.slots.get_mut(id.index()).and_then(Option::take)?;
+        self.open -= 1;
+        self.free.push(id.0);
+        Some(conn)
+    }
+
+    /// The open connections' ids, in slot order.
+    pub(super) fn ids(&self) -> Vec<ConnId> {
+        self.iter().map(|(id, _)| id).collect()
+    }
+
+    /// The open connections, in slot order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (ConnId, &Conn)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((ConnId(slot_id(i)), c.as_ref()?)))
+    }
+
+    /// The open connections, in slot order, mutably.
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (ConnId, &mut Conn)> {
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, c)| Some((ConnId(slot_id(i)), c.as_mut()?)))
+    }
+
+    /// The connection to `peer`, if any.
+    pub(super) fn to_peer(&self, peer: PeerId) -> Option<ConnId> {
+        self.iter().find(|(_, c)| c.peer == peer).map(|(id, _)| id)
+    }
+}
+
+/// Slot indices fit a `ConnId`: a peer never holds 2^32 connections.
+fn slot_id(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,322 @@
+//! The peer state machine: one BitTorrent peer, fed events by its host (the simulator or
+//! the tcp loop) and polled for what to do next. The call order a host follows is the
+//! core's contract, written in the [`core`](crate::core) module documentation.
+//!
+//! What the peer decides, it decides here, so the simulator and real sockets run the same
+//! peer: whom to dial and which of two crossed connections to keep, what a later bitfield
+//! means, which blocks it expects (and so which bytes a host may keep), strict priority
+//! (finish started pieces first), the piece picker for new pieces, endgame, request
+//! pipelining, interest, the choker for uploads, whom to cut off for bad data, when to
+//! announce.
+//!
+//! The implementation is split by concern: [`conn`] (one neighbour's state),
+//! `neighbours` (connecting, crossed dials, closing), `messages` (what each message
+//! does), `requests` (pieces in progress, pipelining, endgame, verification), `choking`
+//! (upload slots and rechokes) and `timers` (the timer table).
+
+mod choking;
+mod conn;
+mod messages;
+mod neighbours;
+mod requests;
+mod timers;
+
+pub use conn::Direction;
+pub use neighbours::NewConnection;
+
+use super::bitfield::Bitfield;
+use super::choker::Choker;
+use super::config::{PeerConfig, Role};
+use super::id::{ConnId, PeerId};
+use super::message::Message;
+use super::picker::PiecePicker;
+use super::random::Dice;
+use super::strategy::{Strategies, UnknownStrategy};
+use super::tracker::AnnounceEvent;
+use crate::units::{SimDuration, SimTime};
+use conn::ConnTable;
+use requests::Partial;
+use std::collections::VecDeque;
+use timers::{Timer, Timers};
+
+/// The largest block a peer will serve (BEP 3 clients cut off at 128 KiB).
+pub const MAX_REQUEST_LEN: u32 = 128 * 1024;
+
+/// Why the peer closes a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Both ends are seeds: nothing to trade.
+    BothComplete,
+    /// It broke the protocol (the text says how).
+    Protocol(&'static str),
+    /// It sent data that failed verification too often.
+    BadData,
+    /// Neither side wants anything from the other, and we need room for new neighbours.
+    Useless,
+    /// Both ends dialled each other; this is the connection both ends give up.
+    CrossedDial,
+    /// We are leaving the swarm.
+    Leaving,
+}
+
+impl CloseReason {
+    /// A short explanation for logs.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CloseReason::BothComplete => "both peers are complete",
+            CloseReason::Protocol(why) => why,
+            CloseReason::BadData => "sent pieces that failed their hash check",
+            CloseReason::Useless => "nothing to trade either way; making room",
+            CloseReason::CrossedDial => "crossed dials: both ends keep the other connection",
+            CloseReason::Leaving => "leaving the swarm",
+        }
+    }
+}
+
+/// Something the host must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Send `msg` on `conn` (for `Piece`, read the block and send it, then report
+    /// [`Peer::handle_block_sent`]).
+    Send {
+        /// The connection.
+        conn: ConnId,
+        /// The message.
+        msg: Message,
+    },
+    /// Open a connection to `peer`, then report [`Peer::handle_connected`] or
+    /// [`Peer::handle_connect_failed`].
+    Connect {
+        /// Whom to connect to.
+        peer: PeerId,
+    },
+    /// Close `conn`; the peer has already forgotten it.
+    Disconnect {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// Every block of `piece` has arrived: check it, then report
+    /// [`Peer::handle_piece_verified`].
+    Verify {
+        /// The piece.
+        piece: u32,
+    },
+    /// Announce to the tracker asking for up to `numwant` peers, then report
+    /// [`Peer::handle_tracker_response`] (not for [`AnnounceEvent::Stopped`]).
+    Announce {
+        /// Why.
+        event: AnnounceEvent,
+        /// How many peers to ask for.
+        numwant: u32,
+    },
+    /// The last piece verified: the peer is now a seed.
+    Completed,
+}
+
+/// Which way a block moves on a connection, seen from this peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Way {
+    /// We send it.
+    Sending,
+    /// We receive it.
+    Receiving,
+}
+
+/// A BitTorrent peer.
+pub struct Peer {
+    cfg: PeerConfig,
+    dice: Dice,
+    have: Bitfield,
+    /// Pieces we neither hold nor have started.
+    wanted: Bitfield,
+    picker: Box<dyn PiecePicker>,
+    choker: Box<dyn Choker>,
+    seed_choker: Box<dyn Choker>,
+    conns: ConnTable,
+    /// Peers we dialled whose connection is not up yet.
+    pending: Vec<PeerId>,
+    /// Peers the tracker named that we have not dialled yet.
+    known: VecDeque<PeerId>,
+    partials: Vec<Partial>,
+    /// Hash failures each sender contributed to.
+    strikes: Vec<(PeerId, u32)>,
+    out: VecDeque<Output>,
+    timers: Timers,
+    /// The announce interval in force: the configured one until a tracker names its own.
+    announce_interval: SimDuration,
+    last_announce: SimTime,
+    started: bool,
+    uploaded: u64,
+    downloaded: u64,
+    scratch_unchoke: Vec<ConnId>,
+}
+
+impl Peer {
+    /// A peer holding `have`, running the strategies its policy names (looked up in
+    /// `strategies`), drawing its random decisions from `dice`.
+    pub fn new(
+        cfg: PeerConfig,
+        have: Bitfield,
+        dice: Dice,
+        strategies: &Strategies,
+    ) -> Result<Peer, UnknownStrategy> {
+        let pieces = cfg.geometry.pieces();
+        let built = strategies.build(&cfg.policy, pieces, cfg.upload_capacity)?;
+        let mut picker = built.picker;
+        let mut wanted = Bitfield::full(pieces);
+        for p in have.ones() {
+            wanted.clear(p);
+            picker.unwant(p);
+        }
+        Ok(Peer {
+            announce_interval: cfg.neighbourhood.announce_interval,
+            cfg,
+            dice,
+            have,
+            wanted,
+            picker,
+            choker: built.choker,
+            seed_choker: built.seed_choker,
+            conns: ConnTable::default(),
+            pending: Vec::new(),
+            known: VecDeque::new(),
+            partials: Vec::new(),
+            strikes: Vec::new(),
+            out: VecDeque::new(),
+            timers: Timers::default(),
+            last_announce: SimTime::ZERO,
+            started: false,
+            uploaded: 0,
+            downloaded: 0,
+            scratch_unchoke: Vec::new(),
+        })
+    }
+
+    // ------------------------------------------------------------------ queries
+
+    /// Our identity.
+    pub fn id(&self) -> PeerId {
+        self.cfg.id
+    }
+
+    /// Our settings.
+    pub fn config(&self) -> &PeerConfig {
+        &self.cfg
+    }
+
+    /// The pieces we hold.
+    pub fn have(&self) -> &Bitfield {
+        &self.have
+    }
+
+    /// True once every piece has verified.
+    pub fn is_complete(&self) -> bool {
+        self.have.is_full()
+    }
+
+    /// Open connections.
+    pub fn connections(&self) -> u32 {
+        self.conns.open()
+    }
+
+    /// Bytes of blocks sent whole.
+    pub fn uploaded(&self) -> u64 {
+        self.uploaded
+    }
+
+    /// Bytes of blocks received whole (including duplicates in endgame).
+    pub fn downloaded(&self) -> u64 {
+        self.downloaded
+    }
+
+    /// The next output for the host, if any. Drain it after every input.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When the peer next wants [`Peer::handle_timeout`] (`None`: no timer armed).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        self.timers.next()
+    }
+
+    /// The neighbour on `conn`.
+    pub fn remote_of(&self, conn: ConnId) -> Option<PeerId> {
+        self.conns.get(conn).map(|c| c.peer)
+    }
+
+    fn uploads(&self) -> bool {
+        self.cfg.role != Role::FreeRider
+    }
+
+    fn send(&mut self, conn: ConnId, msg: Message) {
+        self.out.push_back(Output::Send { conn, msg });
+    }
+
+    // ------------------------------------------------------------------ lifecycle
+
+    /// Joins the swarm: announces and starts the timers.
+    pub fn start(&mut self, now: SimTime) {
+        self.started = true;
+        self.announce(now, AnnounceEvent::Started);
+        self.timers
+            .set(Timer::Rechoke, now + self.cfg.policy.rechoke_interval);
+    }
+
+    /// Leaves the swarm: tells the tracker, closes every connection and stops the timers.
+    pub fn stop(&mut self, now: SimTime) {
+        self.out.push_back(Output::Announce {
+            event: AnnounceEvent::Stopped,
+            numwant: 0,
+        });
+        let _ = now;
+        // Nothing is owed to neighbours we leave: no requests to re-issue, no slots to
+        // refill; the connections simply go.
+        for id in self.conns.ids() {
+            self.conns.remove(id);
+            self.out.push_back(Output::Disconnect {
+                conn: id,
+                reason: CloseReason::Leaving,
+            });
+        }
+        self.pending.clear();
+        self.known.clear();
+        self.timers.clear_all();
+        self.started = false;
+    }
+
+    fn announce(&mut self, now: SimTime, event: AnnounceEvent) {
+        self.out.push_back(Output::Announce {
+            event,
+            numwant: self.cfg.neighbourhood.peers_per_announce,
+        });
+        self.last_announce = now;
+        self.timers
+            .set(Timer::Announce, now + self.announce_interval);
+    }
+
+    /// Time has reached `now`: rechoke and announce, as due. A host calls it at (or
+    /// after) [`Peer::poll_timeout`]; calling it early does nothing that is not due.
+    pub fn handle_timeout(&mut self, now: SimTime) {
+        if !self.started {
+            return;
+        }
+        if self.timers.is_due(Timer::Rechoke, now) {
+            self.rechoke(now);
+            self.timers
+                .set(Timer::Rechoke, now + self.cfg.policy.rechoke_interval);
+        }
+        // A starving leecher re-announces early, checked whenever a timer fires (so at
+        // least as often as it rechokes).
+        let early = self.starving() && now >= self.last_announce + neighbours::EARLY_ANNOUNCE_GAP;
+        if early || self.timers.is_due(Timer::Announce, now) {
+            self.announce(now, AnnounceEvent::Periodic);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
