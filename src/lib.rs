@@ -4,6 +4,9 @@
 //! discrete-event simulator ([`sim`]) and real TCP sockets ([`tcp`]). Scenarios
 //! ([`scenario`]) describe swarms; [`metrics`] turns what happens into result files.
 //! [`batch`] runs many scenarios, sweep points and replicates over cores and shards.
+//! The project's design document is `docs/design.md`.
+
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod batch;
 pub mod cli;

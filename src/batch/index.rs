@@ -78,7 +78,7 @@ fn csv_io(path: &Path) -> impl Fn(csv::Error) -> BatchError + '_ {
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so a reader never
 /// sees half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BatchError> {
+pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BatchError> {
     let mut tmp = path.as_os_str().to_os_string();
     tmp.push(".tmp");
     std::fs::write(&tmp, bytes).map_err(io(path))?;
@@ -99,7 +99,7 @@ fn strings(items: &[&str]) -> Vec<String> {
 }
 
 /// `plan.csv` of a plan.
-pub fn plan_csv(plan: &Plan) -> Vec<u8> {
+pub(super) fn plan_csv(plan: &Plan) -> Vec<u8> {
     let mut header = strings(&["run", "folder", "scenario"]);
     header.extend(plan.fields.iter().cloned());
     header.extend(strings(&["replicate", "seed"]));
@@ -113,7 +113,7 @@ pub fn plan_csv(plan: &Plan) -> Vec<u8> {
 }
 
 /// Reads a `plan.csv` back: the swept fields and the rows.
-pub fn read_plan(path: &Path) -> Result<(Vec<String>, Vec<PlanRow>), BatchError> {
+pub(super) fn read_plan(path: &Path) -> Result<(Vec<String>, Vec<PlanRow>), BatchError> {
     let bad = |why: &str| BatchError::Input(format!("{}: {why}", path.display()));
     let mut r = csv::Reader::from_path(path).map_err(csv_io(path))?;
     let header: Vec<String> = r
@@ -163,7 +163,7 @@ fn leading_cells(row: &PlanRow) -> Vec<String> {
 }
 
 /// The header of `index.csv` for a batch sweeping `fields`.
-pub fn index_header(fields: &[String]) -> Vec<String> {
+pub(super) fn index_header(fields: &[String]) -> Vec<String> {
     let mut header = strings(&["folder", "scenario"]);
     header.extend(fields.iter().cloned());
     header.extend(strings(&["replicate", "seed"]));
@@ -177,7 +177,7 @@ pub fn index_header(fields: &[String]) -> Vec<String> {
 }
 
 /// `index.csv` bytes: the header and a row per (plan row, summary cells) in order.
-pub fn index_csv(fields: &[String], rows: &[(PlanRow, Vec<String>)]) -> Vec<u8> {
+pub(super) fn index_csv(fields: &[String], rows: &[(PlanRow, Vec<String>)]) -> Vec<u8> {
     let body = rows.iter().map(|(row, summary)| {
         let mut cells = leading_cells(row);
         cells.extend(
@@ -193,7 +193,7 @@ pub fn index_csv(fields: &[String], rows: &[(PlanRow, Vec<String>)]) -> Vec<u8> 
 }
 
 /// `failures.csv` bytes: the plan columns and the error of each failed run.
-pub fn failures_csv(fields: &[String], rows: &[(PlanRow, String)]) -> Vec<u8> {
+pub(super) fn failures_csv(fields: &[String], rows: &[(PlanRow, String)]) -> Vec<u8> {
     let mut header = strings(&["folder", "scenario"]);
     header.extend(fields.iter().cloned());
     header.extend(strings(&["replicate", "seed", "error"]));
@@ -206,7 +206,7 @@ pub fn failures_csv(fields: &[String], rows: &[(PlanRow, String)]) -> Vec<u8> {
 }
 
 /// Reads the rows of an `index.csv`: the folder (first column) of each.
-pub fn index_folders(path: &Path) -> Result<Vec<String>, BatchError> {
+pub(super) fn index_folders(path: &Path) -> Result<Vec<String>, BatchError> {
     let mut r = csv::Reader::from_path(path).map_err(csv_io(path))?;
     let mut folders = Vec::new();
     for record in r.records() {
@@ -219,7 +219,7 @@ pub fn index_folders(path: &Path) -> Result<Vec<String>, BatchError> {
 /// The cells of a run folder's `summary.csv`, matching [`Summary::COLUMNS`], checked to
 /// belong to `row` (same scenario and seed). The error says why the folder does not hold
 /// that run's complete results.
-pub fn read_summary(folder: &Path, row: &PlanRow) -> Result<Vec<String>, String> {
+pub(super) fn read_summary(folder: &Path, row: &PlanRow) -> Result<Vec<String>, String> {
     let path = folder.join("summary.csv");
     let mut r = csv::Reader::from_path(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let header = r
@@ -260,7 +260,7 @@ pub fn read_summary(folder: &Path, row: &PlanRow) -> Result<Vec<String>, String>
 }
 
 /// Writes `batch.toml`.
-pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), BatchError> {
+pub(super) fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), BatchError> {
     let text = format!(
         "# swarmlab batch: this folder holds shard {} of {} of a batch of {} runs\n# (plan.csv lists them all).\n{}",
         manifest.shard,
@@ -272,7 +272,7 @@ pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), BatchError>
 }
 
 /// Reads `batch.toml`; a folder without one is not a batch folder.
-pub fn read_manifest(dir: &Path) -> Result<Manifest, BatchError> {
+pub(super) fn read_manifest(dir: &Path) -> Result<Manifest, BatchError> {
     let path = dir.join("batch.toml");
     let text = std::fs::read_to_string(&path).map_err(|e| {
         BatchError::Input(format!(

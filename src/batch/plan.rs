@@ -208,7 +208,7 @@ pub fn slug(point: &SweepPoint) -> String {
 }
 
 /// A single safe path component from arbitrary text (never empty, `.` or `..`).
-pub fn component(text: &str) -> String {
+pub(super) fn component(text: &str) -> String {
     let safe = sanitize(text);
     if safe.is_empty() || safe.chars().all(|c| c == '.') {
         return format!("_{safe}");

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 /// Arguments of `swarmlab batch`.
 #[derive(Debug, Args)]
-pub struct BatchArgs {
+pub(super) struct BatchArgs {
     /// Scenario files, or folders searched recursively for *.toml.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -37,7 +37,7 @@ pub struct BatchArgs {
 
 /// Arguments of `swarmlab merge`.
 #[derive(Debug, Args)]
-pub struct MergeArgs {
+pub(super) struct MergeArgs {
     /// Shard folders written by `swarmlab batch --shard K/N`.
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
@@ -47,7 +47,7 @@ pub struct MergeArgs {
 }
 
 /// Runs `swarmlab batch`; returns the exit status.
-pub fn batch(args: BatchArgs, strategies: &StrategyTable) -> i32 {
+pub(super) fn batch(args: BatchArgs, strategies: &StrategyTable) -> i32 {
     let shard = match args.shard.as_deref().map(str::parse::<Shard>) {
         None => Shard::WHOLE,
         Some(Ok(shard)) => shard,
@@ -127,7 +127,7 @@ pub fn batch(args: BatchArgs, strategies: &StrategyTable) -> i32 {
 }
 
 /// Runs `swarmlab merge`; returns the exit status.
-pub fn merge(args: MergeArgs) -> i32 {
+pub(super) fn merge(args: MergeArgs) -> i32 {
     match batch::merge(&args.dirs, &args.out) {
         Ok(report) => {
             println!(

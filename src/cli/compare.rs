@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 /// Arguments of `swarmlab compare`.
 #[derive(Debug, Args)]
-pub struct CompareArgs {
+pub(super) struct CompareArgs {
     /// The scenario file.
     scenario: PathBuf,
     /// Chokers to compare, comma-separated (tit-for-tat, propshare, bittyrant, random,
@@ -52,7 +52,7 @@ pub struct CompareArgs {
 }
 
 /// Runs `swarmlab compare`; returns the exit status.
-pub fn compare(args: CompareArgs, strategies: &StrategyTable) -> i32 {
+pub(super) fn compare(args: CompareArgs, strategies: &StrategyTable) -> i32 {
     let scenario = match super::load(&args.scenario, strategies)
         .and_then(|s| super::with_settings("compare", s, &args.set))
     {

@@ -107,7 +107,7 @@ impl Bitfield {
 
     /// Present pieces in increasing order.
     pub fn ones(&self) -> impl Iterator<Item = u32> + '_ {
-        self.words.iter().enumerate().flat_map(|(i, &w)| {
+        (0u32..).zip(&self.words).flat_map(|(i, &w)| {
             let mut w = w;
             std::iter::from_fn(move || {
                 if w == 0 {
@@ -115,7 +115,7 @@ impl Bitfield {
                 }
                 let bit = w.trailing_zeros();
                 w &= w - 1;
-                Some(i as u32 * 64 + bit)
+                Some(i * 64 + bit)
             })
         })
     }
@@ -149,10 +149,10 @@ impl Bitfield {
             )));
         }
         let mut b = Bitfield::new(len);
-        for (i, &byte) in bytes.iter().enumerate() {
-            for bit in 0..8 {
+        for (i, &byte) in (0u32..).zip(bytes) {
+            for bit in 0..8u32 {
                 if byte & (0x80 >> bit) != 0 {
-                    let p = (i * 8 + bit) as u32;
+                    let p = i * 8 + bit;
                     if p >= len {
                         return Err(BitfieldError("bitfield sets spare bits".into()));
                     }

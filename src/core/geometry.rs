@@ -32,13 +32,14 @@ impl Geometry {
     /// A torrent of `total` bytes in pieces of `piece_len`, requested in `block_len` blocks
     /// (clamped to the piece length).
     pub fn new(total: Bytes, piece_len: Bytes, block_len: Bytes) -> Geometry {
-        let piece_len = piece_len.0.clamp(1, u32::MAX as u64) as u32;
-        let block_len = (block_len.0.clamp(1, u32::MAX as u64) as u32).min(piece_len);
+        let narrow = |b: Bytes| u32::try_from(b.0.max(1)).unwrap_or(u32::MAX);
+        let piece_len = narrow(piece_len);
+        let block_len = narrow(block_len).min(piece_len);
         Geometry {
             total: total.0,
             piece_len,
             block_len,
-            pieces: total.0.div_ceil(piece_len as u64) as u32,
+            pieces: u32::try_from(total.0.div_ceil(u64::from(piece_len))).unwrap_or(u32::MAX),
         }
     }
 
@@ -65,7 +66,12 @@ impl Geometry {
     /// Length of piece `piece` (the last one may be short).
     pub fn piece_size(&self, piece: u32) -> u32 {
         let start = piece as u64 * self.piece_len as u64;
-        (self.total.saturating_sub(start)).min(self.piece_len as u64) as u32
+        let len = self
+            .total
+            .saturating_sub(start)
+            .min(u64::from(self.piece_len));
+        // At most piece_len, a u32.
+        u32::try_from(len).unwrap_or(self.piece_len)
     }
 
     /// Number of blocks in piece `piece`.

@@ -49,6 +49,13 @@
 //! built by name from a [`Strategies`] registry that users may extend with their own.
 //! The core owns its configuration types ([`config`]); scenario files parse into them.
 
+// A truncating or sign-changing `as` could lie about a count, a size or a time here.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 pub mod bitfield;
 pub mod choker;
 pub mod config;

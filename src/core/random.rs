@@ -50,12 +50,21 @@ impl Dice {
             return 0;
         }
         loop {
-            let m = (self.next_u64() as u128) * (n as u128);
+            let m = u128::from(self.next_u64()) * u128::from(n);
+            // Lemire's method takes the low and high words of the product on purpose.
+            #[allow(clippy::cast_possible_truncation)]
             let low = m as u64;
             if low >= n || low >= n.wrapping_neg() % n {
                 return (m >> 64) as u64;
             }
         }
+    }
+
+    /// Uniform in `0..len` (`len > 0`): an index into a slice of that length.
+    pub fn index(&mut self, len: usize) -> usize {
+        let n = u64::try_from(len).unwrap_or(u64::MAX);
+        // Below `len`, so it fits a usize.
+        usize::try_from(self.below(n)).unwrap_or(0)
     }
 
     /// Uniform in `lo..=hi`.
@@ -79,7 +88,10 @@ impl Dice {
     pub fn exponential(&mut self, mean: SimDuration) -> SimDuration {
         let u = self.unit();
         let x = -libm::log(1.0 - u) * mean.0 as f64;
-        SimDuration(x.min(u64::MAX as f64 / 2.0) as u64)
+        // Non-negative (u < 1) and capped below u64::MAX: the cast only drops the fraction.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let micros = x.clamp(0.0, u64::MAX as f64 / 2.0) as u64;
+        SimDuration(micros)
     }
 
     /// An index drawn with probability proportional to `weights` (not all zero).
@@ -98,7 +110,7 @@ impl Dice {
     /// Fisher–Yates shuffle.
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
+            let j = self.index(i + 1);
             items.swap(i, j);
         }
     }
@@ -132,7 +144,7 @@ mod tests {
         let mut d = Dice::new(3, 0);
         let mut counts = [0u32; 6];
         for _ in 0..60_000 {
-            counts[d.below(6) as usize] += 1;
+            counts[d.index(6)] += 1;
         }
         assert!(
             counts.iter().all(|&c| (9_000..11_000).contains(&c)),

@@ -8,6 +8,11 @@ use crate::units::{SimDuration, SimTime};
 
 const BUCKETS: usize = 5;
 
+/// The bucket of epoch `epoch` (below `BUCKETS`, so the index fits).
+fn bucket(epoch: u64) -> usize {
+    usize::try_from(epoch % BUCKETS as u64).unwrap_or(0)
+}
+
 /// Bytes moved recently on one direction of one connection.
 #[derive(Clone, Debug)]
 pub struct RateMeter {
@@ -36,7 +41,7 @@ impl RateMeter {
         }
         let steps = (epoch - self.epoch).min(BUCKETS as u64);
         for k in 1..=steps {
-            self.counts[((self.epoch + k) % BUCKETS as u64) as usize] = 0;
+            self.counts[bucket(self.epoch + k)] = 0;
         }
         self.epoch = epoch;
     }
@@ -44,7 +49,7 @@ impl RateMeter {
     /// Records `bytes` moved at `now`.
     pub fn record(&mut self, now: SimTime, bytes: u64) {
         self.advance(now);
-        self.counts[(self.epoch % BUCKETS as u64) as usize] += bytes;
+        self.counts[bucket(self.epoch)] += bytes;
     }
 
     /// Bytes per second over the window ending at `now`.
@@ -56,7 +61,8 @@ impl RateMeter {
         if span == 0 {
             return 0;
         }
-        (total as u128 * 1_000_000 / span as u128) as u64
+        let rate = u128::from(total) * 1_000_000 / u128::from(span);
+        u64::try_from(rate).unwrap_or(u64::MAX)
     }
 }
 

@@ -88,7 +88,7 @@ impl Tracker {
         // Few out of many: draw indices and reject repeats (want is small).
         let mut out = Vec::with_capacity(want);
         while out.len() < want {
-            let m = self.members[dice.below(self.members.len() as u64) as usize];
+            let m = self.members[dice.index(self.members.len())];
             if m != peer && !out.contains(&m) {
                 out.push(m);
             }

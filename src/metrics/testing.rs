@@ -12,7 +12,7 @@ use crate::units::{Bytes, Rate, SimDuration, SimTime};
 use std::time::Duration;
 
 /// A group with fixed capacities joining at time zero.
-pub fn group(name: &str, count: u32, role: Role, up_mbit: u64, down_mbit: u64) -> Group {
+pub(crate) fn group(name: &str, count: u32, role: Role, up_mbit: u64, down_mbit: u64) -> Group {
     Group {
         name: name.to_string(),
         count,
@@ -28,7 +28,7 @@ pub fn group(name: &str, count: u32, role: Role, up_mbit: u64, down_mbit: u64) -
 }
 
 /// A scenario over `groups` for a file of `size` in `chunk`-sized pieces.
-pub fn scenario(
+pub(crate) fn scenario(
     name: &str,
     size: Bytes,
     chunk: Bytes,
@@ -60,7 +60,7 @@ pub fn scenario(
 /// slow) joining over time, fetching chunks in a scrambled order (a stand-in for rarest
 /// first), each verified chunk preceded by a flow and a block; completed leechers
 /// linger a little, then leave. Deterministic for given arguments.
-pub fn fake_run(leechers: u32, chunks: u32) -> RunResult {
+pub(crate) fn fake_run(leechers: u32, chunks: u32) -> RunResult {
     let chunk = Bytes(256 << 10);
     let s = scenario(
         "fake-swarm",

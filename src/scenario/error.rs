@@ -64,7 +64,7 @@ pub(crate) struct Source<'a> {
 }
 
 impl<'a> Source<'a> {
-    pub fn new(origin: &'a str, text: &str) -> Source<'a> {
+    pub(super) fn new(origin: &'a str, text: &str) -> Source<'a> {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
@@ -75,7 +75,7 @@ impl<'a> Source<'a> {
     }
 
     /// The 1-based line holding byte `offset`.
-    pub fn line_of(&self, offset: usize) -> usize {
+    pub(super) fn line_of(&self, offset: usize) -> usize {
         // Number of line starts at or before the offset = the 1-based line.
         self.line_starts
             .partition_point(|&start| start <= offset)
@@ -83,12 +83,12 @@ impl<'a> Source<'a> {
     }
 
     /// The 1-based line where `span` starts (line 1 when the span is unknown).
-    pub fn line_of_span(&self, span: Option<Range<usize>>) -> usize {
+    pub(super) fn line_of_span(&self, span: Option<Range<usize>>) -> usize {
         span.map(|s| self.line_of(s.start)).unwrap_or(1)
     }
 
     /// An error about `field` at `line`.
-    pub fn error(
+    pub(super) fn error(
         &self,
         line: usize,
         field: impl Into<String>,
@@ -103,7 +103,7 @@ impl<'a> Source<'a> {
     }
 
     /// An error about the whole file, at `line`.
-    pub fn file_error(&self, line: usize, message: impl Into<String>) -> ScenarioError {
+    pub(super) fn file_error(&self, line: usize, message: impl Into<String>) -> ScenarioError {
         ScenarioError {
             origin: self.origin.to_string(),
             line: Some(line),

@@ -52,7 +52,7 @@ pub(crate) fn join_path(parent: &str, key: &str) -> String {
 
 impl<'a> Table<'a> {
     /// The root table of a document.
-    pub fn root(src: &'a Source<'a>, table: &'a dyn TableLike) -> Table<'a> {
+    pub(super) fn root(src: &'a Source<'a>, table: &'a dyn TableLike) -> Table<'a> {
         Table {
             src,
             table,
@@ -62,7 +62,7 @@ impl<'a> Table<'a> {
     }
 
     /// A table found inside this one (e.g. one of an array of tables).
-    pub fn child(
+    pub(super) fn child(
         &self,
         table: &'a dyn TableLike,
         path: String,
@@ -77,17 +77,22 @@ impl<'a> Table<'a> {
     }
 
     /// The same table named differently (a `[[group]]` is named by its `name`).
-    pub fn renamed(self, path: String) -> Table<'a> {
+    pub(super) fn renamed(self, path: String) -> Table<'a> {
         Table { path, ..self }
     }
 
     /// An error about key `key` of this table, at `line`.
-    pub fn error(&self, line: usize, key: &str, message: impl Into<String>) -> ScenarioError {
+    pub(super) fn error(
+        &self,
+        line: usize,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         self.src.error(line, join_path(&self.path, key), message)
     }
 
     /// Rejects any key not in `allowed`, naming the first unknown key in file order.
-    pub fn check_keys(&self, allowed: &[&str]) -> Result<(), ScenarioError> {
+    pub(super) fn check_keys(&self, allowed: &[&str]) -> Result<(), ScenarioError> {
         for (key, _) in self.table.iter() {
             if !allowed.contains(&key) {
                 let line = self.key_line(key);
@@ -102,7 +107,7 @@ impl<'a> Table<'a> {
     }
 
     /// Keys in file order.
-    pub fn keys(&self) -> Vec<&'a str> {
+    pub(super) fn keys(&self) -> Vec<&'a str> {
         self.table.iter().map(|(k, _)| k).collect()
     }
 
@@ -115,7 +120,7 @@ impl<'a> Table<'a> {
     }
 
     /// The field `key`, if present.
-    pub fn get(&self, key: &str) -> Option<Field<'a>> {
+    pub(super) fn get(&self, key: &str) -> Option<Field<'a>> {
         let (_, item) = self.table.get_key_value(key)?;
         let line = self.key_line(key);
         let node = match item {
@@ -134,18 +139,18 @@ impl<'a> Table<'a> {
     }
 
     /// The raw item at `key` (for arrays of tables, which [`Field`] does not model).
-    pub fn item(&self, key: &str) -> Option<&'a Item> {
+    pub(super) fn item(&self, key: &str) -> Option<&'a Item> {
         self.table.get(key)
     }
 
     /// The field `key`, or an error saying it is missing and what it should be.
-    pub fn require(&self, key: &str, expected: &str) -> Result<Field<'a>, ScenarioError> {
+    pub(super) fn require(&self, key: &str, expected: &str) -> Result<Field<'a>, ScenarioError> {
         self.get(key)
             .ok_or_else(|| self.error(self.line, key, format!("missing (expected {expected})")))
     }
 
     /// The sub-table `key`, or an empty table if absent.
-    pub fn sub_table(&self, key: &str) -> Result<Option<Table<'a>>, ScenarioError> {
+    pub(super) fn sub_table(&self, key: &str) -> Result<Option<Table<'a>>, ScenarioError> {
         match self.get(key) {
             None => Ok(None),
             Some(f) => f.table().map(Some),
@@ -155,7 +160,7 @@ impl<'a> Table<'a> {
 
 impl<'a> Field<'a> {
     /// An error about this field.
-    pub fn error(&self, message: impl Into<String>) -> ScenarioError {
+    pub(super) fn error(&self, message: impl Into<String>) -> ScenarioError {
         self.src.error(self.line, self.path.clone(), message)
     }
 
@@ -189,12 +194,12 @@ impl<'a> Field<'a> {
     }
 
     /// A type error: what was found and what was expected.
-    pub fn wrong_type(&self, expected: &str) -> ScenarioError {
+    pub(super) fn wrong_type(&self, expected: &str) -> ScenarioError {
         self.error(format!("{} (expected {expected})", self.found()))
     }
 
     /// The field as a string.
-    pub fn str(&self, expected: &str) -> Result<&'a str, ScenarioError> {
+    pub(super) fn str(&self, expected: &str) -> Result<&'a str, ScenarioError> {
         match self.node {
             Node::Value(Value::String(s)) => Ok(s.value()),
             _ => Err(self.wrong_type(expected)),
@@ -202,7 +207,7 @@ impl<'a> Field<'a> {
     }
 
     /// The field as a string, if it is one (for fields that take a string or a table).
-    pub fn as_str(&self) -> Option<&'a str> {
+    pub(super) fn as_str(&self) -> Option<&'a str> {
         match self.node {
             Node::Value(Value::String(s)) => Some(s.value()),
             _ => None,
@@ -210,7 +215,7 @@ impl<'a> Field<'a> {
     }
 
     /// The field as a boolean.
-    pub fn bool(&self) -> Result<bool, ScenarioError> {
+    pub(super) fn bool(&self) -> Result<bool, ScenarioError> {
         match self.node {
             Node::Value(Value::Boolean(b)) => Ok(*b.value()),
             _ => Err(self.wrong_type("true or false")),
@@ -218,7 +223,7 @@ impl<'a> Field<'a> {
     }
 
     /// The field as an integer in `min..=max`.
-    pub fn int(&self, min: i64, max: i64) -> Result<i64, ScenarioError> {
+    pub(super) fn int(&self, min: i64, max: i64) -> Result<i64, ScenarioError> {
         let expected = if max == i64::MAX {
             format!("a whole number of at least {min}")
         } else {
@@ -239,7 +244,7 @@ impl<'a> Field<'a> {
     }
 
     /// The field as a `u32` of at least `min`.
-    pub fn u32(&self, min: u32) -> Result<u32, ScenarioError> {
+    pub(super) fn u32(&self, min: u32) -> Result<u32, ScenarioError> {
         let v = self.int(i64::from(min), i64::from(u32::MAX))?;
         // In range by the check above.
         u32::try_from(v).map_err(|_| self.error(format!("{v} is out of range")))
@@ -247,13 +252,16 @@ impl<'a> Field<'a> {
 
     /// The field as a quantity with a unit (`"64 MiB"`, `"2 Mbit/s"`, `"20 ms"`).
     /// `what` names it in type errors: `a rate, e.g. "10 Mbit/s"`.
-    pub fn quantity<T: FromStr<Err = UnitError>>(&self, what: &str) -> Result<T, ScenarioError> {
+    pub(super) fn quantity<T: FromStr<Err = UnitError>>(
+        &self,
+        what: &str,
+    ) -> Result<T, ScenarioError> {
         let text = self.str(&format!("{what} written as a string with its unit"))?;
         text.parse::<T>().map_err(|e| self.error(e.0))
     }
 
     /// The field as a table.
-    pub fn table(&self) -> Result<Table<'a>, ScenarioError> {
+    pub(super) fn table(&self) -> Result<Table<'a>, ScenarioError> {
         match self.node {
             Node::Table(table) => Ok(Table {
                 src: self.src,
@@ -266,12 +274,12 @@ impl<'a> Field<'a> {
     }
 
     /// Whether the field holds a table (inline or standard).
-    pub fn is_table(&self) -> bool {
+    pub(super) fn is_table(&self) -> bool {
         matches!(self.node, Node::Table(_))
     }
 
     /// The field's elements, if it is an array (each named `path[i]`).
-    pub fn array(&self, expected: &str) -> Result<Vec<Field<'a>>, ScenarioError> {
+    pub(super) fn array(&self, expected: &str) -> Result<Vec<Field<'a>>, ScenarioError> {
         let Node::Value(Value::Array(array)) = self.node else {
             return Err(self.wrong_type(expected));
         };
@@ -294,7 +302,7 @@ impl<'a> Field<'a> {
     }
 
     /// The plain value, if the field holds one (for copying sweep values).
-    pub fn value(&self) -> Option<&'a Value> {
+    pub(super) fn value(&self) -> Option<&'a Value> {
         match self.node {
             Node::Value(v) => Some(v),
             _ => None,

@@ -125,6 +125,12 @@ struct SimPeer {
 
 const NO_LINK: u32 = u32::MAX;
 
+/// A table index as a `u32` id: tables of links, flows and events stay far below 2^32
+/// entries (a run would need terabytes of memory first).
+pub(super) fn slot_index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
 /// A connection from simulated peer `from`, as the peer it reaches sees it: the
 /// simulator's dial rank is the peer's index.
 fn inbound_from(from: u32) -> NewConnection {
@@ -179,12 +185,11 @@ impl<'s, O: Observer> Simulation<'s, O> {
         let mut queue = EventQueue::default();
         let mut net = Network::default();
         let mut leechers = 0;
-        let peers = members
-            .into_iter()
-            .enumerate()
+        let peers = (0u32..)
+            .zip(members)
             .map(|(i, member)| {
-                queue.push(member.join, Event::Join(i as u32));
-                net.add_peer(i as u32, member.upload, member.download);
+                queue.push(member.join, Event::Join(i));
+                net.add_peer(i, member.upload, member.download);
                 if member.role != Role::Seed {
                     leechers += 1;
                 }
@@ -526,7 +531,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
             }
             None => {
                 self.links.push(link);
-                self.links.len() as u32 - 1
+                slot_index(self.links.len() - 1)
             }
         }
     }

@@ -6,6 +6,13 @@
 //! per peer); nothing iterates over a hash map to decide anything. The same scenario
 //! and seed give byte-identical results on any machine.
 
+// A truncating or sign-changing `as` could lie about a count, a size or a time here.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod engine;
 mod network;
 mod queue;

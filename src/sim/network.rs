@@ -139,7 +139,7 @@ impl Network {
             }
             None => {
                 self.flows.push(Some(flow));
-                self.flows.len() as u32 - 1
+                super::engine::slot_index(self.flows.len() - 1)
             }
         };
         let old_cap = self.download_share(to);
@@ -159,7 +159,7 @@ impl Network {
         let left = f
             .remaining
             .saturating_sub(f.rate as u128 * u128::from(now.0.saturating_sub(f.since.0)));
-        let moved = ((total - left) / 8_000_000) as u64;
+        let moved = u64::try_from((total - left) / 8_000_000).unwrap_or(u64::MAX);
         let side = usize::from(to == Way::Receiving);
         let new = moved.saturating_sub(f.reported[side]);
         f.reported[side] = f.reported[side].max(moved);
@@ -293,7 +293,9 @@ impl Network {
             let rate = if i < capped {
                 cap
             } else {
-                (left * u128::from(w) / weight.max(1)).min(u128::from(cap)) as u64
+                let share = (left * u128::from(w) / weight.max(1)).min(u128::from(cap));
+                // At most `cap`, a u64.
+                u64::try_from(share).unwrap_or(cap)
             };
             self.set_rate(now, id, rate, obs);
         }
@@ -312,7 +314,11 @@ impl Network {
         let at = if rate == 0 {
             SimTime::NEVER
         } else {
-            SimTime(now.0 + f.remaining.div_ceil(rate as u128) as u64)
+            let micros = f.remaining.div_ceil(u128::from(rate));
+            SimTime(
+                now.0
+                    .saturating_add(u64::try_from(micros).unwrap_or(u64::MAX)),
+            )
         };
         self.moved.push((id, at));
     }

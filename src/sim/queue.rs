@@ -65,7 +65,7 @@ impl<E> EventQueue<E> {
             }
             None => {
                 self.payloads.push(Some(event));
-                self.payloads.len() as u32 - 1
+                super::engine::slot_index(self.payloads.len() - 1)
             }
         };
         self.set(Key::Once(slot), at);

@@ -794,13 +794,13 @@ mod tests {
     }
 
     fn multi_with_paths(paths: Vec<Value>) -> BTreeMap<Vec<u8>, Value> {
-        let n = paths.len() as i64;
+        let n = paths.len();
         let files = paths
             .into_iter()
             .map(|p| d(vec![("length", i(1)), ("path", p)]))
             .collect();
         let info = with(multi_info(), "files", Some(l(files)));
-        let pieces = Value::Bytes(vec![0; 20 * (n as usize).div_ceil(4)]);
+        let pieces = Value::Bytes(vec![0; 20 * n.div_ceil(4)]);
         with(info, "pieces", Some(pieces))
     }
 
@@ -962,7 +962,7 @@ mod tests {
         assert_eq!(e, "info.piece length: must be positive, is 0");
         let e = rejection(with(single_info(), "piece length", Some(i(-16384))));
         assert!(e.contains("must be positive"), "{e}");
-        let huge = MAX_PIECE_LENGTH as i64 * 2;
+        let huge = i64::try_from(MAX_PIECE_LENGTH).unwrap() * 2;
         let e = rejection(with(single_info(), "piece length", Some(i(huge))));
         assert!(e.contains("larger than"), "{e}");
         let e = rejection(with(single_info(), "piece length", None));
@@ -983,11 +983,11 @@ mod tests {
         assert!(rejection(both).contains("both"));
         // Many files each under the limit whose sum overflows it.
         let big = d(vec![
-            ("length", i(MAX_TOTAL_LENGTH as i64)),
+            ("length", i(i64::try_from(MAX_TOTAL_LENGTH).unwrap())),
             ("path", l(vec![s("x")])),
         ]);
         let big2 = d(vec![
-            ("length", i(MAX_TOTAL_LENGTH as i64)),
+            ("length", i(i64::try_from(MAX_TOTAL_LENGTH).unwrap())),
             ("path", l(vec![s("y")])),
         ]);
         let e = rejection(with(multi_info(), "files", Some(l(vec![big, big2]))));
@@ -1095,7 +1095,9 @@ mod tests {
     }
 
     fn content(n: usize, seed: u8) -> Vec<u8> {
-        (0..n).map(|k| (k as u8).wrapping_mul(31) ^ seed).collect()
+        (0..n)
+            .map(|k| u8::try_from(k & 0xff).unwrap().wrapping_mul(31) ^ seed)
+            .collect()
     }
 
     /// The raw bytes of the top-level `info` value, found without our decoder: `create`
@@ -1179,8 +1181,9 @@ mod tests {
             let mut piece = Vec::new();
             for s in m.info.segments(p, 0, len).unwrap() {
                 let data = fs::read(root.join(m.info.files[s.file].path.join("/"))).unwrap();
-                let start = s.file_offset as usize;
-                piece.extend_from_slice(&data[start..start + s.len as usize]);
+                let start = usize::try_from(s.file_offset).unwrap();
+                let len = usize::try_from(s.len).unwrap();
+                piece.extend_from_slice(&data[start..start + len]);
             }
             assert_eq!(sha1(&piece), m.info.pieces[p], "piece {p}");
         }

@@ -29,6 +29,13 @@
 //! of two connections to keep, whom to cut off: that is `core`'s business. The tcp
 //! backend frames, stores, hashes, times and translates.
 
+// A truncating or sign-changing `as` could lie about a count, a size or a time here.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 pub mod bencode;
 pub mod clock;
 pub mod connection;

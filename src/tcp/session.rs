@@ -376,7 +376,8 @@ fn entropy() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     // The low 64 bits of the time are the ones that differ between two starts.
-    let mut s = (nanos & u128::from(u64::MAX)) as u64 ^ (u64::from(std::process::id()) << 32);
+    let low = u64::try_from(nanos & u128::from(u64::MAX)).unwrap_or(0);
+    let mut s = low ^ (u64::from(std::process::id()) << 32);
     crate::core::random::splitmix64(&mut s)
 }
 

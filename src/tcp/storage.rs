@@ -67,6 +67,11 @@ fn check_relative(path: &Path) -> io::Result<()> {
     }
 }
 
+/// A length or offset within one piece (at most `MAX_PIECE_LENGTH`) as a memory index.
+fn in_memory(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
 fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
@@ -222,7 +227,7 @@ impl Storage {
     /// The number of pieces.
     pub fn num_pieces(&self) -> u32 {
         // Checked at open to fit.
-        self.hashes.len() as u32
+        u32::try_from(self.hashes.len()).unwrap_or(u32::MAX)
     }
 
     /// The total size of all files, in bytes.
@@ -238,7 +243,7 @@ impl Storage {
         }
         let start = u64::from(piece) * self.piece_length;
         // At most piece_length, which fits u32 (checked at open).
-        Some(self.piece_length.min(self.total_len - start) as u32)
+        u32::try_from(self.piece_length.min(self.total_len - start)).ok()
     }
 
     /// Whether `piece` has been verified (and so is on disk and may be served).
@@ -312,7 +317,7 @@ impl Storage {
             have: Vec::new(),
         });
         if start < end {
-            entry.data[start as usize..end as usize].copy_from_slice(data);
+            entry.data[in_memory(start)..in_memory(end)].copy_from_slice(data);
             entry.mark(start, end);
         }
         Ok(if entry.is_complete() {
@@ -366,7 +371,7 @@ impl Storage {
         if !self.is_verified(piece) {
             return Err(invalid(format!("piece {piece} is not verified")));
         }
-        let mut out = vec![0; (end - start) as usize];
+        let mut out = vec![0; in_memory(end - start)];
         self.read_at(u64::from(piece) * self.piece_length + start, &mut out)?;
         Ok(out)
     }
@@ -375,7 +380,7 @@ impl Storage {
     /// (resuming after a kill, or checking a seed's data). Holds one piece in memory.
     /// In-memory buffers of pieces found verified are dropped.
     pub fn recheck(&mut self) -> io::Result<Vec<bool>> {
-        let mut buf = Vec::with_capacity(self.piece_length as usize);
+        let mut buf = Vec::with_capacity(in_memory(self.piece_length));
         for piece in 0..self.num_pieces() {
             let len = self.piece_len(piece).unwrap_or(0) as usize;
             buf.resize(len, 0);
@@ -420,7 +425,7 @@ impl Storage {
             let from = pos.max(f.start);
             let to = end.min(f.start + f.length);
             if from < to {
-                out.push((f, from - f.start, (to - from) as usize));
+                out.push((f, from - f.start, in_memory(to - from)));
             }
         }
         out
@@ -592,7 +597,9 @@ mod tests {
         let bytes = &data[start..(start + 8).min(data.len())];
         let mut last = WriteOutcome::Partial;
         for (i, block) in bytes.chunks(3).enumerate().rev() {
-            last = s.write_block(piece, (i * 3) as u32, block).unwrap();
+            last = s
+                .write_block(piece, u32::try_from(i * 3).unwrap(), block)
+                .unwrap();
         }
         last
     }

@@ -257,7 +257,7 @@ pub fn write_payload(path: &Path, size: u64, seed: u64) -> std::io::Result<()> {
     let mut left = size;
     let mut buf = vec![0u8; 1 << 16];
     while left > 0 {
-        let n = left.min(buf.len() as u64) as usize;
+        let n = usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len()));
         for word in buf[..n].chunks_mut(8) {
             let v = dice.next_u64().to_le_bytes();
             word.copy_from_slice(&v[..word.len()]);

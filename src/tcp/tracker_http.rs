@@ -184,7 +184,9 @@ impl AnnounceQuery {
             compact: text("compact").as_deref() == Some("1"),
             numwant: number("numwant")?
                 .unwrap_or(u64::from(PEERS_PER_ANNOUNCE))
-                .min(u64::from(PEERS_PER_ANNOUNCE)) as usize,
+                .min(u64::from(PEERS_PER_ANNOUNCE))
+                .try_into()
+                .unwrap_or(PEERS_PER_ANNOUNCE as usize),
         })
     }
 }

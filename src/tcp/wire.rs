@@ -21,6 +21,9 @@ use thiserror::Error;
 
 /// The protocol string of the BEP 3 handshake.
 pub const PSTR: &[u8; 19] = b"BitTorrent protocol";
+/// Its length, the handshake's first byte.
+const PSTR_LEN: u8 = 19;
+const _: () = assert!(PSTR.len() == PSTR_LEN as usize);
 
 /// The size of a handshake on the wire: 1 + 19 + 8 + 20 + 20.
 pub const HANDSHAKE_LEN: usize = 68;
@@ -96,7 +99,7 @@ impl Handshake {
     /// The handshake's 68 bytes.
     pub fn encode(&self) -> [u8; HANDSHAKE_LEN] {
         let mut out = [0u8; HANDSHAKE_LEN];
-        out[0] = PSTR.len() as u8;
+        out[0] = PSTR_LEN;
         out[1..20].copy_from_slice(PSTR);
         out[20..28].copy_from_slice(&self.reserved);
         out[28..48].copy_from_slice(&self.info_hash);

@@ -16,7 +16,7 @@ use crate::core::random::Dice;
 use crate::units::{SimDuration, SimTime};
 
 /// Silence, while unchoked by us, after which a peer snubs us (mainline: 60 s).
-pub const SNUB_AFTER: SimDuration = SimDuration::from_secs(60);
+pub(super) const SNUB_AFTER: SimDuration = SimDuration::from_secs(60);
 
 /// Tit-for-tat that drops snubbing peers from the regular slots.
 #[derive(Clone, Debug)]

@@ -178,7 +178,7 @@ impl Choker for BitTyrant {
         });
         let mut spent = 0u64;
         for c in &ranked {
-            let u = ratio(c).1 as u64;
+            let u = u64::try_from(ratio(c).1).unwrap_or(u64::MAX);
             if !unchoke.is_empty() && spent + u > cap {
                 break;
             }
@@ -195,7 +195,9 @@ impl Choker for BitTyrant {
     fn weight(&self, conn: ConnId) -> u32 {
         self.estimate(conn)
             .map_or((self.capacity() / self.split).max(1), |e| e.u)
-            .clamp(1, u64::from(u32::MAX)) as u32
+            .clamp(1, u64::from(u32::MAX))
+            .try_into()
+            .unwrap_or(u32::MAX)
     }
 
     /// Between rechokes, no more peers than the budget allowed at the last one.

@@ -214,7 +214,7 @@ impl Optimistic {
             .map(|c| c.conn)
             .collect();
         while self.current.len() < self.slots && !pool.is_empty() {
-            let i = dice.below(pool.len() as u64) as usize;
+            let i = dice.index(pool.len());
             self.current.push(pool.swap_remove(i));
         }
         unchoke.extend_from_slice(&self.current);

@@ -43,8 +43,10 @@ impl PropShare {
             slots: policy.upload_slots as usize,
             optimistic: Optimistic::new(policy.optimistic_slots, policy.optimistic_interval),
             weights: Vec::new(),
-            default_weight: (OPTIMISTIC_SHARE / u64::from(policy.optimistic_slots.max(1))).max(1)
-                as u32,
+            default_weight: u32::try_from(
+                (OPTIMISTIC_SHARE / u64::from(policy.optimistic_slots.max(1))).max(1),
+            )
+            .unwrap_or(u32::MAX),
         }
     }
 }
@@ -69,8 +71,9 @@ impl Choker for PropShare {
         } else {
             let bid_share = WHOLE - OPTIMISTIC_SHARE;
             for c in ranked.iter().filter(|c| c.download_rate > 0) {
-                let w = (u128::from(bid_share) * u128::from(c.download_rate) / u128::from(total))
-                    .max(1) as u32;
+                // At most `bid_share` (c's rate is part of the total), so it fits.
+                let share = u128::from(bid_share) * u128::from(c.download_rate) / u128::from(total);
+                let w = u32::try_from(share.max(1)).unwrap_or(u32::MAX);
                 unchoke.push(c.conn);
                 self.weights.push((c.conn, w));
             }

@@ -15,7 +15,7 @@ const MAKE_ROOM_MAX: usize = 5;
 /// Two connections to one peer, in opposite directions, opened within this of each
 /// other are crossed dials (each end dialled the other); an older connection is kept
 /// whatever comes.
-pub const CROSSED_DIAL_WINDOW: SimDuration = SimDuration::from_secs(2);
+pub(super) const CROSSED_DIAL_WINDOW: SimDuration = SimDuration::from_secs(2);
 
 /// A connection whose handshake completed, as the host reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

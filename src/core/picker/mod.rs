@@ -67,7 +67,7 @@ pub(crate) fn random_common(a: &[u64], b: &[u64], dice: &mut Dice) -> Option<u32
         return None;
     }
     let mut k = dice.below(total);
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+    for (i, (x, y)) in (0u32..).zip(a.iter().zip(b)) {
         let mut w = x & y;
         let n = w.count_ones() as u64;
         if k >= n {
@@ -77,7 +77,7 @@ pub(crate) fn random_common(a: &[u64], b: &[u64], dice: &mut Dice) -> Option<u32
         for _ in 0..k {
             w &= w - 1;
         }
-        return Some(i as u32 * 64 + w.trailing_zeros());
+        return Some(i * 64 + w.trailing_zeros());
     }
     None
 }

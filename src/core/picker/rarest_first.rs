@@ -41,10 +41,10 @@ impl RarestFirst {
 
     /// Calls `f(piece, availability)` for every piece in `a ∧ b`.
     fn each_common(&self, a: &[u64], b: &[u64], mut f: impl FnMut(u32, u16)) {
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        for (i, (x, y)) in (0u32..).zip(a.iter().zip(b)) {
             let mut w = x & y;
             while w != 0 {
-                let p = i as u32 * 64 + w.trailing_zeros();
+                let p = i * 64 + w.trailing_zeros();
                 w &= w - 1;
                 f(p, self.availability[p as usize]);
             }

@@ -17,10 +17,10 @@ impl PiecePicker for Sequential {
     fn want(&mut self, _: u32) {}
     fn pick(&mut self, ctx: &PickContext<'_>, _: &mut Dice) -> Option<u32> {
         let words = ctx.remote.words().iter().zip(ctx.wanted.words());
-        for (i, (r, w)) in words.enumerate() {
+        for (i, (r, w)) in (0u32..).zip(words) {
             let both = r & w;
             if both != 0 {
-                return Some(i as u32 * 64 + both.trailing_zeros());
+                return Some(i * 64 + both.trailing_zeros());
             }
         }
         None
