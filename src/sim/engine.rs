@@ -125,12 +125,6 @@ struct SimPeer {
 
 const NO_LINK: u32 = u32::MAX;
 
-/// A table index as a `u32` id: tables of links, flows and events stay far below 2^32
-/// entries (a run would need terabytes of memory first).
-pub(super) fn slot_index(i: usize) -> u32 {
-    u32::try_from(i).unwrap_or(u32::MAX)
-}
-
 /// A connection from simulated peer `from`, as the peer it reaches sees it: the
 /// simulator's dial rank is the peer's index.
 fn inbound_from(from: u32) -> NewConnection {
@@ -531,7 +525,8 @@ impl<'s, O: Observer> Simulation<'s, O> {
             }
             None => {
                 self.links.push(link);
-                slot_index(self.links.len() - 1)
+                // Far below 2^32 links: a run would need terabytes of memory first.
+                u32::try_from(self.links.len() - 1).unwrap_or(u32::MAX)
             }
         }
     }

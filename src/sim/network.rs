@@ -139,7 +139,8 @@ impl Network {
             }
             None => {
                 self.flows.push(Some(flow));
-                super::engine::slot_index(self.flows.len() - 1)
+                // Far below 2^32 flows: a run would need terabytes of memory first.
+                u32::try_from(self.flows.len() - 1).unwrap_or(u32::MAX)
             }
         };
         let old_cap = self.download_share(to);

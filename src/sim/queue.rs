@@ -65,7 +65,8 @@ impl<E> EventQueue<E> {
             }
             None => {
                 self.payloads.push(Some(event));
-                super::engine::slot_index(self.payloads.len() - 1)
+                // Far below 2^32 queued events.
+                u32::try_from(self.payloads.len() - 1).unwrap_or(u32::MAX)
             }
         };
         self.set(Key::Once(slot), at);
