@@ -1,5 +1,11 @@
 //! Pieces and blocks: how a file of a given size splits into pieces (chunks) and request
 //! blocks, and the block references that messages carry.
+//!
+//! A peer tracks what it holds of a piece in *grains*: 16 KiB wire blocks (or the block
+//! size, if smaller). A request asks for a run of grains — one with 16 KiB blocks, a
+//! whole chunk in the simulator's fast mode — and a delivery may be a prefix of the run
+//! (a choke or cancel stops a sender at the next grain boundary), so both modes account
+//! for the same 16 KiB units.
 
 use crate::units::Bytes;
 
@@ -86,6 +92,45 @@ impl Geometry {
         BlockRef { piece, offset, len }
     }
 
+    /// The tracking unit: the wire block (16 KiB), or the block size if it is smaller
+    /// (their greatest common divisor, so both are whole numbers of grains).
+    pub fn grain_len(&self) -> u32 {
+        gcd(self.block_len, WIRE_BLOCK_LEN)
+    }
+
+    /// Grains a request covers at most (1 with 16 KiB blocks; a chunk's in fast mode).
+    pub fn grains_per_request(&self) -> u32 {
+        self.block_len / self.grain_len()
+    }
+
+    /// Number of grains in piece `piece`.
+    pub fn grains_in(&self, piece: u32) -> u32 {
+        self.piece_size(piece).div_ceil(self.grain_len())
+    }
+
+    /// The run of `count` grains of `piece` starting at grain `first` (clipped to the
+    /// piece).
+    pub fn grain_run(&self, piece: u32, first: u32, count: u32) -> BlockRef {
+        let grain = self.grain_len();
+        let offset = first * grain;
+        let size = self.piece_size(piece);
+        let len = (count * grain).min(size.saturating_sub(offset));
+        BlockRef { piece, offset, len }
+    }
+
+    /// The grains `b` covers — `(first, count)` — if `b` starts on a grain boundary and
+    /// ends on one (or at the end of its piece).
+    pub fn grain_span(&self, b: &BlockRef) -> Option<(u32, u32)> {
+        let grain = self.grain_len();
+        let size = self.piece_size(b.piece);
+        let end = b.offset.checked_add(b.len)?;
+        let aligned = b.offset.is_multiple_of(grain) && (end.is_multiple_of(grain) || end == size);
+        if b.piece >= self.pieces || b.len == 0 || end > size || !aligned {
+            return None;
+        }
+        Some((b.offset / grain, b.len.div_ceil(grain)))
+    }
+
     /// True if `b` is exactly one of this torrent's blocks (as we request them) or, more
     /// permissively, any in-range span of a piece no longer than `max_len`.
     pub fn is_valid_request(&self, b: &BlockRef, max_len: u32) -> bool {
@@ -103,6 +148,10 @@ impl Geometry {
         let index = b.offset / self.block_len;
         (index < self.blocks_in(b.piece) && self.block(b.piece, index) == *b).then_some(index)
     }
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a.max(1) } else { gcd(b, a % b) }
 }
 
 #[cfg(test)]
@@ -125,5 +174,29 @@ mod tests {
             },
             1 << 17
         ));
+    }
+
+    #[test]
+    fn grains_are_wire_blocks_and_runs_are_their_multiples() {
+        // Fast mode: 256 KiB blocks over 16 KiB grains, last piece short.
+        let g = Geometry::new(Bytes(600 << 10), Bytes(256 << 10), Bytes(256 << 10));
+        assert_eq!((g.grain_len(), g.grains_per_request()), (16 << 10, 16));
+        assert_eq!(g.grains_in(2), 6); // 88 KiB
+        let run = g.grain_run(2, 4, 16);
+        assert_eq!((run.offset, run.len), (64 << 10, 24 << 10));
+        assert_eq!(g.grain_span(&run), Some((4, 2)));
+        // A prefix of a run ends on a grain boundary; anything else does not.
+        let half = BlockRef {
+            piece: 0,
+            offset: 0,
+            len: 8 << 10,
+        };
+        assert_eq!(g.grain_span(&half), None);
+        // Blocks smaller than a wire block are grains themselves.
+        let small = Geometry::new(Bytes(64 << 10), Bytes(32 << 10), Bytes(4 << 10));
+        assert_eq!(
+            (small.grain_len(), small.grains_per_request()),
+            (4 << 10, 1)
+        );
     }
 }

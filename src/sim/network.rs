@@ -1,35 +1,51 @@
-//! The network model: flow-level sharing of access-link capacity.
+//! The network model: one flow per connection direction, sharing access-link capacity
+//! max-min fairly at both ends.
 //!
-//! Every peer has an upload and a download capacity; the core is a fat pipe. A block in
-//! transit is a *flow* from its sender to its receiver. A receiver gives each incoming
-//! flow at most an equal share of its download, `download / downloads`; a sender
-//! water-fills its upload over its flows by weight under those caps:
+//! Every peer has an upload and a download capacity; the core is a fat pipe. TCP carries
+//! a connection's blocks one after another on one stream, so a connection direction with
+//! blocks to send is one *flow*, and a block is a range of that flow's bytes: the flow's
+//! current block completes when its last bit has left, and the next block, if the
+//! sender's core hands one over at that instant, continues on the same flow at the same
+//! rate. A flow with nothing to send is removed.
 //!
-//! `rate = min(cap, λ · w)`, with `λ` such that the rates add up to the upload (or every
-//! flow is at its cap),
+//! Rates are max-min fair over both constraints a flow meets, which is what competing
+//! TCP connections converge to:
 //!
-//! where `w` is the flow's weight, set by the sender's choker when the flow starts.
-//! Mainline chokers give every flow weight 1, so an uncapped sender splits its upload
-//! equally (`upload / uploads`); PropShare and BitTyrant split it unequally. A flow held
-//! back by a slow receiver leaves the rest to its sender's other flows, as TCP would,
-//! instead of leaving it unused: without that, fast peers lost most of what they sent
-//! to slow ones and tit-for-tat could not sort peers by capacity. The receiver's side
-//! stays an equal share (a downloader does not choose how fast others send to it), so
-//! this is max-min fair at the senders, not across the whole network; swarms are
-//! upload-bound, download being usually several times upload.
+//! * at its **sender**, flows share the upload by the weights the sender's choker gave
+//!   them (mainline chokers weight every flow 1; PropShare and BitTyrant do not);
+//! * at its **receiver**, flows share the download equally (a receiver does not choose
+//!   how fast others send to it);
+//! * what a flow cannot use at one end goes to the other flows there.
 //!
-//! No peer ever exceeds either capacity, and no global recomputation is needed: a flow
-//! starting or ending changes its sender's division and its receiver's cap, so only its
-//! sender and the peers sending to its receiver re-divide, and the completion events of
-//! the flows whose rate changed are moved. Progress is kept in micro-bits (bits × 10⁶),
-//! so a flow at `r` bit/s drains exactly `r` per microsecond: integer arithmetic, no
-//! drift.
+//! Each end has a *level*: the sender's λ (rate per unit of weight) and the receiver's μ
+//! (rate per flow), found by water-filling its capacity over its flows, each held to
+//! what the other end allows it (`w·λ_sender` or `μ_receiver`). A flow's rate is
+//! `min(w·λ_sender, μ_receiver)`. At a fixed point every flow has a saturated end where
+//! it gets the largest (weighted) share — the definition of max-min fairness — and no
+//! end exceeds its capacity. See docs/design.md, "The network model".
+//!
+//! A change (a flow starting or ending, a weight changing) re-levels the ends it touches
+//! and propagates only as far as rates actually change: a receiver whose download does
+//! not bind (most of them, downloads being several times uploads) absorbs any change
+//! without passing it on. Propagation is bounded by [`PROPAGATION_LIMIT`] re-levellings
+//! per change; the unit tests check the result against an exact global solver.
+//!
+//! Progress is kept in micro-bits (bits × 10⁶), so a flow at `r` bit/s drains exactly `r`
+//! per microsecond: integer arithmetic, no drift.
 
 use crate::core::{BlockRef, Way};
 use crate::metrics::Observer;
-use crate::units::{Rate, SimTime};
+use crate::units::{Rate, SimDuration, SimTime};
+use std::collections::VecDeque;
 
-/// A block on its way.
+/// Re-levellings of one end allowed per change before propagation stops (none was ever
+/// reached in the tests; `Network::unconverged` counts it).
+pub(crate) const PROPAGATION_LIMIT: usize = 100_000;
+
+/// Micro-bits per byte.
+const MICRO_BITS: u128 = 8 * 1_000_000;
+
+/// One connection direction with a block on its way.
 #[derive(Clone, Debug)]
 pub struct Flow {
     /// Sender.
@@ -38,16 +54,80 @@ pub struct Flow {
     pub to: u32,
     /// The link it travels on.
     pub link: u32,
-    /// The block.
-    pub block: BlockRef,
     /// Its share of the sender's upload, relative to the sender's other flows.
     pub weight: u32,
-    remaining: u128,
-    rate: u64,
+    /// The block being sent (`None`: idle, about to be removed or given the next block).
+    pub block: Option<BlockRef>,
+    /// Micro-bits of the block already sent.
+    sent: u128,
+    /// Its rate in bit/s.
+    pub rate: u64,
     since: SimTime,
-    /// Bytes already reported as moved to the sender and to the receiver
+    /// Bytes of the block already reported as moved to the sender and to the receiver
     /// ([`Network::take_unreported`]).
     reported: [u64; 2],
+}
+
+impl Flow {
+    fn total(&self) -> u128 {
+        self.block.map_or(0, |b| u128::from(b.len) * MICRO_BITS)
+    }
+
+    fn remaining(&self) -> u128 {
+        self.total().saturating_sub(self.sent)
+    }
+
+    /// Bytes of the block sent by `now`, at the current rate since the last settle.
+    fn sent_bytes(&self, now: SimTime) -> u64 {
+        let moving = u128::from(self.rate) * u128::from(now.0.saturating_sub(self.since.0));
+        let sent = (self.sent + moving).min(self.total());
+        u64::try_from(sent / MICRO_BITS).unwrap_or(u64::MAX)
+    }
+}
+
+/// An end's level: unbounded (its capacity does not bind), or `left / weight` per unit
+/// of weight for the flows it holds back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Level {
+    Unbounded,
+    At { left: u128, weight: u128 },
+}
+
+impl Level {
+    /// The rate this level allows a flow of weight `w`.
+    fn allows(self, w: u64) -> u64 {
+        match self {
+            Level::Unbounded => u64::MAX,
+            Level::At { left, weight } => {
+                u64::try_from(u128::from(w) * left / weight.max(1)).unwrap_or(u64::MAX)
+            }
+        }
+    }
+}
+
+/// One end of a set of flows: a peer's upload or its download.
+#[derive(Clone, Debug)]
+struct End {
+    cap: u64,
+    flows: Vec<u32>,
+    level: Level,
+}
+
+impl Default for End {
+    fn default() -> End {
+        End {
+            cap: 0,
+            flows: Vec::new(),
+            level: Level::Unbounded,
+        }
+    }
+}
+
+/// Which end of a peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Up,
+    Down,
 }
 
 /// All flows and per-peer capacities.
@@ -55,15 +135,18 @@ pub struct Flow {
 pub struct Network {
     flows: Vec<Option<Flow>>,
     free: Vec<u32>,
-    up: Vec<Vec<u32>>,
-    down: Vec<Vec<u32>>,
-    up_cap: Vec<u64>,
-    down_cap: Vec<u64>,
-    /// Flows whose completion time changed since the last call to `take_moved`.
-    moved: Vec<(u32, SimTime)>,
-    scratch: Vec<u32>,
-    /// (flow, receiver cap, weight) while water-filling one sender.
-    scratch_fill: Vec<(u32, u64, u64)>,
+    up: Vec<End>,
+    down: Vec<End>,
+    /// Ends to re-level, and whether each is queued (`queued[peer] & 1`: up, `& 2`: down).
+    work: VecDeque<(Side, u32)>,
+    queued: Vec<u8>,
+    /// Flows whose rate may have changed during propagation.
+    touched: Vec<u32>,
+    /// Completion times that changed since the last `take_moved`: (flow, new time).
+    moved: Vec<(u32, Option<SimTime>)>,
+    /// Changes whose propagation hit [`PROPAGATION_LIMIT`].
+    unconverged: u64,
+    scratch: Vec<(u32, u64, u64)>,
 }
 
 impl Network {
@@ -71,13 +154,12 @@ impl Network {
     pub fn add_peer(&mut self, peer: u32, up: Rate, down: Rate) {
         let i = peer as usize;
         if self.up.len() <= i {
-            self.up.resize_with(i + 1, Vec::new);
-            self.down.resize_with(i + 1, Vec::new);
-            self.up_cap.resize(i + 1, 0);
-            self.down_cap.resize(i + 1, 0);
+            self.up.resize_with(i + 1, End::default);
+            self.down.resize_with(i + 1, End::default);
+            self.queued.resize(i + 1, 0);
         }
-        self.up_cap[i] = up.0;
-        self.down_cap[i] = down.0;
+        self.up[i].cap = up.0;
+        self.down[i].cap = down.0;
     }
 
     /// The flow with this id.
@@ -87,28 +169,27 @@ impl Network {
 
     /// Flows currently sent by `peer`.
     pub fn uploads_of(&self, peer: u32) -> &[u32] {
-        &self.up[peer as usize]
-    }
-
-    /// Whether `peer` is sending a block on `link`.
-    pub fn is_sending(&self, peer: u32, link: u32) -> bool {
-        self.up[peer as usize]
-            .iter()
-            .any(|&f| self.flow(f).is_some_and(|fl| fl.link == link))
+        &self.up[peer as usize].flows
     }
 
     /// Flows currently received by `peer`.
     pub fn downloads_of(&self, peer: u32) -> &[u32] {
-        &self.down[peer as usize]
+        &self.down[peer as usize].flows
     }
 
-    /// Completion times that changed: (flow, new time).
-    pub fn take_moved(&mut self) -> std::vec::Drain<'_, (u32, SimTime)> {
+    /// Changes whose propagation was cut short (see [`PROPAGATION_LIMIT`]).
+    pub fn unconverged(&self) -> u64 {
+        self.unconverged
+    }
+
+    /// Completion times that changed: (flow, new time; `None`: it will not complete at
+    /// its current rate, or it is idle).
+    pub fn take_moved(&mut self) -> std::vec::Drain<'_, (u32, Option<SimTime>)> {
         self.moved.drain(..)
     }
 
-    /// Starts sending `block` from `from` to `to` with upload weight `weight` (1 for an
-    /// equal share; 0 is taken as 1); returns the flow id.
+    /// Starts a flow from `from` to `to` on `link` with `block` to send and upload weight
+    /// `weight` (0 is taken as 1); returns its id.
     #[allow(clippy::too_many_arguments)]
     pub fn start<O: Observer>(
         &mut self,
@@ -120,14 +201,13 @@ impl Network {
         weight: u32,
         obs: &mut O,
     ) -> u32 {
-        let weight = weight.max(1);
         let flow = Flow {
             from,
             to,
             link,
-            block,
-            weight,
-            remaining: block.len as u128 * 8 * 1_000_000,
+            weight: weight.max(1),
+            block: Some(block),
+            sent: 0,
             rate: 0,
             since: now,
             reported: [0, 0],
@@ -143,24 +223,102 @@ impl Network {
                 u32::try_from(self.flows.len() - 1).unwrap_or(u32::MAX)
             }
         };
-        let old_cap = self.download_share(to);
-        self.up[from as usize].push(id);
-        self.down[to as usize].push(id);
-        self.reshare(now, from, to, old_cap, obs);
+        self.up[from as usize].flows.push(id);
+        self.down[to as usize].flows.push(id);
+        self.mark(Side::Up, from);
+        self.mark(Side::Down, to);
+        self.touched.push(id);
+        self.converge(now, obs);
         id
     }
 
-    /// Bytes of flow `id` moved by `now` not yet reported to its sender (`Way::Sending`)
-    /// or its receiver (`Way::Receiving`); they count as reported from now on.
-    pub fn take_unreported(&mut self, now: SimTime, id: u32, to: Way) -> u64 {
+    /// Gives idle flow `id` its next block, sent at the flow's current rate.
+    pub fn send_next(&mut self, now: SimTime, id: u32, block: BlockRef) {
+        let Some(f) = self.flows.get_mut(id as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        debug_assert!(f.block.is_none(), "a flow carries one block at a time");
+        f.block = Some(block);
+        f.sent = 0;
+        f.since = now;
+        f.reported = [0, 0];
+        let at = completion(f, now);
+        self.moved.push((id, at));
+    }
+
+    /// The block of flow `id` has been sent whole: returns it; the flow is idle until it
+    /// is given the next block or removed.
+    pub fn finish_block<O: Observer>(
+        &mut self,
+        now: SimTime,
+        id: u32,
+        obs: &mut O,
+    ) -> Option<BlockRef> {
+        self.settle(now, id, obs);
+        let f = self.flows.get_mut(id as usize)?.as_mut()?;
+        f.sent = 0;
+        f.block.take()
+    }
+
+    /// Stops flow `id`'s block at the next grain boundary (`grain` bytes): the block
+    /// becomes the prefix that will have gone by then. Returns whether it changed.
+    pub fn cut<O: Observer>(&mut self, now: SimTime, id: u32, grain: u32, obs: &mut O) -> bool {
+        self.settle(now, id, obs);
+        let Some(f) = self.flows.get_mut(id as usize).and_then(Option::as_mut) else {
+            return false;
+        };
+        let Some(b) = f.block else {
+            return false;
+        };
+        let sent = u64::try_from(f.sent / MICRO_BITS).unwrap_or(u64::MAX);
+        let grain = u64::from(grain.max(1));
+        // A grain under way finishes; one not started does not.
+        let boundary = (sent.div_ceil(grain) * grain).min(u64::from(b.len));
+        let len = u32::try_from(boundary).unwrap_or(b.len);
+        if len == b.len {
+            return false;
+        }
+        f.block = Some(BlockRef { len, ..b });
+        let at = completion(f, now);
+        self.moved.push((id, at));
+        true
+    }
+
+    /// Bytes of flow `id`'s block that have *arrived* at its receiver by `now`: sent at
+    /// least `latency` ago, in whole grains of `grain` bytes.
+    pub fn arrived(&self, now: SimTime, id: u32, latency: SimDuration, grain: u32) -> u64 {
+        let Some(f) = self.flow(id) else {
+            return 0;
+        };
+        let in_flight = u128::from(f.rate) * u128::from(latency.0) / MICRO_BITS;
+        let sent = u128::from(f.sent_bytes(now)).saturating_sub(in_flight);
+        let grain = u128::from(grain.max(1));
+        u64::try_from(sent / grain * grain).unwrap_or(u64::MAX)
+    }
+
+    /// Bytes of flow `id`'s block moved by `now` and not yet reported to its sender
+    /// (`Way::Sending`: sent, in whole grains) or its receiver (`Way::Receiving`:
+    /// arrived, in whole grains); they count as reported from now on. A block of one
+    /// grain reports nothing before it completes: as with 16 KiB blocks on the wire, a
+    /// rate sees a block when it has gone (or landed).
+    pub fn take_unreported(
+        &mut self,
+        now: SimTime,
+        id: u32,
+        to: Way,
+        latency: SimDuration,
+        grain: u32,
+    ) -> u64 {
+        let moved = match to {
+            Way::Sending => {
+                let g = u64::from(grain.max(1));
+                self.flow(id).map_or(0, |f| f.sent_bytes(now) / g * g)
+            }
+            Way::Receiving => self.arrived(now, id, latency, grain),
+        };
         let Some(f) = self.flows.get_mut(id as usize).and_then(Option::as_mut) else {
             return 0;
         };
-        let total = f.block.len as u128 * 8 * 1_000_000;
-        let left = f
-            .remaining
-            .saturating_sub(f.rate as u128 * u128::from(now.0.saturating_sub(f.since.0)));
-        let moved = u64::try_from((total - left) / 8_000_000).unwrap_or(u64::MAX);
         let side = usize::from(to == Way::Receiving);
         let new = moved.saturating_sub(f.reported[side]);
         f.reported[side] = f.reported[side].max(moved);
@@ -168,7 +326,7 @@ impl Network {
     }
 
     /// Gives `sender`'s flows the weights `weight_of` returns (`None` keeps a flow's) and
-    /// re-divides its upload if any changed.
+    /// re-levels if any changed.
     pub fn reweight<O: Observer>(
         &mut self,
         now: SimTime,
@@ -177,35 +335,36 @@ impl Network {
         obs: &mut O,
     ) {
         let mut changed = false;
-        for i in 0..self.up[sender as usize].len() {
-            let id = self.up[sender as usize][i];
+        for i in 0..self.up[sender as usize].flows.len() {
+            let id = self.up[sender as usize].flows[i];
             let Some(f) = self.flows[id as usize].as_mut() else {
                 continue;
             };
             if let Some(w) = weight_of(f) {
                 let w = w.max(1);
-                changed |= w != f.weight;
-                f.weight = w;
+                if w != f.weight {
+                    f.weight = w;
+                    changed = true;
+                }
             }
         }
         if changed {
-            self.fill_upload(now, sender, obs);
+            self.mark(Side::Up, sender);
+            self.converge(now, obs);
         }
     }
 
-    /// Removes a flow (finished or cancelled), reporting its last segment.
+    /// Removes a flow (idle, cancelled, or its link closed), reporting its last segment.
     pub fn remove<O: Observer>(&mut self, now: SimTime, id: u32, obs: &mut O) -> Option<Flow> {
         self.settle(now, id, obs);
-        let old_cap = self
-            .flows
-            .get(id as usize)?
-            .as_ref()
-            .map(|f| self.download_share(f.to))?;
         let flow = self.flows.get_mut(id as usize)?.take()?;
         self.free.push(id);
-        self.up[flow.from as usize].retain(|&f| f != id);
-        self.down[flow.to as usize].retain(|&f| f != id);
-        self.reshare(now, flow.from, flow.to, old_cap, obs);
+        self.up[flow.from as usize].flows.retain(|&f| f != id);
+        self.down[flow.to as usize].flows.retain(|&f| f != id);
+        self.moved.push((id, None));
+        self.mark(Side::Up, flow.from);
+        self.mark(Side::Down, flow.to);
+        self.converge(now, obs);
         Some(flow)
     }
 
@@ -215,92 +374,129 @@ impl Network {
             return;
         };
         if now > f.since {
-            let done = f.rate as u128 * (now.0 - f.since.0) as u128;
-            f.remaining = f.remaining.saturating_sub(done);
-            if f.rate > 0 {
+            if f.block.is_some() && f.rate > 0 {
+                let done = u128::from(f.rate) * u128::from(now.0 - f.since.0);
+                f.sent = (f.sent + done).min(f.total());
                 obs.flow(f.from, f.to, f.since, now, Rate(f.rate));
             }
             f.since = now;
         }
     }
 
-    /// Recomputes the rates a flow starting or ending between `from` and `to` changed:
-    /// `from`'s flows (its set changed), and the flows of the peers sending to `to` whose
-    /// flow there is held by the receiver's cap (`old_cap` before the change), before or
-    /// after: those senders re-divide their upload. A flow below both caps was not held
-    /// and will not be, so its sender's division stands.
-    fn reshare<O: Observer>(
-        &mut self,
-        now: SimTime,
-        from: u32,
-        to: u32,
-        old_cap: u64,
-        obs: &mut O,
-    ) {
-        let held_at = old_cap.min(self.download_share(to));
-        let mut senders = std::mem::take(&mut self.scratch);
-        senders.clear();
-        senders.push(from);
-        for &id in &self.down[to as usize] {
-            if let Some(f) = self.flow(id)
-                && f.rate >= held_at
-                && !senders.contains(&f.from)
-            {
-                senders.push(f.from);
+    fn mark(&mut self, side: Side, peer: u32) {
+        let bit = match side {
+            Side::Up => 1,
+            Side::Down => 2,
+        };
+        let q = &mut self.queued[peer as usize];
+        if *q & bit == 0 {
+            *q |= bit;
+            self.work.push_back((side, peer));
+        }
+    }
+
+    /// The rate a flow has under the ends' current levels.
+    fn level_rate(&self, f: &Flow) -> u64 {
+        let offer = self.up[f.from as usize].level.allows(u64::from(f.weight));
+        offer.min(self.down[f.to as usize].level.allows(1))
+    }
+
+    /// Re-levels the queued ends until the levels agree (or the limit is reached), then
+    /// gives every flow whose rate changed its new rate and completion time.
+    fn converge<O: Observer>(&mut self, now: SimTime, obs: &mut O) {
+        let mut steps = 0;
+        while let Some((side, peer)) = self.work.pop_front() {
+            self.queued[peer as usize] &= match side {
+                Side::Up => !1,
+                Side::Down => !2,
+            };
+            steps += 1;
+            if steps > PROPAGATION_LIMIT {
+                self.unconverged += 1;
+                for (_, p) in self.work.drain(..) {
+                    self.queued[p as usize] = 0;
+                }
+                break;
+            }
+            match side {
+                Side::Up => self.level_up(peer),
+                Side::Down => self.level_down(peer),
             }
         }
-        for &sender in &senders {
-            self.fill_upload(now, sender, obs);
+        let touched = std::mem::take(&mut self.touched);
+        for &id in &touched {
+            let Some(f) = self.flow(id) else { continue };
+            let rate = self.level_rate(f);
+            if rate != f.rate {
+                self.set_rate(now, id, rate, obs);
+            }
         }
-        self.scratch = senders;
+        let mut touched = touched;
+        touched.clear();
+        self.touched = touched;
     }
 
-    /// The most a flow may take at receiver `to`: an equal share of its download.
-    fn download_share(&self, to: u32) -> u64 {
-        let n_down = self.down[to as usize].len().max(1) as u64;
-        self.down_cap[to as usize] / n_down
-    }
-
-    /// Water-fills `sender`'s upload over its flows by weight, each flow held to its
-    /// receiver's cap: flows whose cap is below their weighted share get their cap, and
-    /// what they leave is shared by weight among the rest.
-    fn fill_upload<O: Observer>(&mut self, now: SimTime, sender: u32, obs: &mut O) {
-        let mut order = std::mem::take(&mut self.scratch_fill);
-        order.clear();
-        for &id in &self.up[sender as usize] {
+    /// Water-fills `sender`'s upload over its flows by weight, each held to what its
+    /// receiver allows; queues the receivers of flows whose rate this changes.
+    fn level_up(&mut self, sender: u32) {
+        let end = &self.up[sender as usize];
+        let mut flows = std::mem::take(&mut self.scratch);
+        flows.clear();
+        for &id in &end.flows {
             if let Some(f) = self.flow(id) {
-                order.push((id, self.download_share(f.to), u64::from(f.weight)));
+                let cap = self.down[f.to as usize].level.allows(1);
+                flows.push((id, cap, u64::from(f.weight)));
             }
         }
         // Tightest first: by cap per unit of weight (cross-multiplied), then by id.
-        order.sort_by(|a, b| {
+        flows.sort_by(|a, b| {
             (u128::from(a.1) * u128::from(b.2))
                 .cmp(&(u128::from(b.1) * u128::from(a.2)))
                 .then(a.0.cmp(&b.0))
         });
-        // u128: capacity (bit/s) times a weight may pass u64.
-        let mut left = u128::from(self.up_cap[sender as usize]);
-        let mut weight: u128 = order.iter().map(|o| u128::from(o.2)).sum();
-        let mut capped = 0;
-        for &(_, cap, w) in &order {
-            if weight == 0 || u128::from(cap) * weight >= left * u128::from(w) {
-                break;
+        let level = water_fill(end.cap, &flows);
+        let old = end.level;
+        self.up[sender as usize].level = level;
+        if level != old {
+            for &(id, cap, w) in &flows {
+                if old.allows(w).min(cap) != level.allows(w).min(cap) {
+                    self.touched.push(id);
+                    if let Some(to) = self.flow(id).map(|f| f.to) {
+                        self.mark(Side::Down, to);
+                    }
+                }
             }
-            left -= u128::from(cap);
-            weight -= u128::from(w);
-            capped += 1;
         }
-        for (i, &(id, cap, w)) in order.iter().enumerate() {
-            let rate = if i < capped {
-                cap
-            } else {
-                let share = (left * u128::from(w) / weight.max(1)).min(u128::from(cap));
-                // At most `cap`, a u64.
-                u64::try_from(share).unwrap_or(cap)
-            };
-            self.set_rate(now, id, rate, obs);
+        self.scratch = flows;
+    }
+
+    /// Water-fills `receiver`'s download equally over its flows, each held to what its
+    /// sender offers; queues the senders of flows whose rate this changes.
+    fn level_down(&mut self, receiver: u32) {
+        let end = &self.down[receiver as usize];
+        let mut flows = std::mem::take(&mut self.scratch);
+        flows.clear();
+        for &id in &end.flows {
+            if let Some(f) = self.flow(id) {
+                let offer = self.up[f.from as usize].level.allows(u64::from(f.weight));
+                flows.push((id, offer, 1));
+            }
         }
-        self.scratch_fill = order;
+        flows.sort_by_key(|&(id, offer, _)| (offer, id));
+        let level = water_fill(end.cap, &flows);
+        let old = end.level;
+        self.down[receiver as usize].level = level;
+        if level != old {
+            for &(id, offer, _) in &flows {
+                if offer.min(old.allows(1)) != offer.min(level.allows(1)) {
+                    self.touched.push(id);
+                    if let Some(from) = self.flow(id).map(|f| f.from) {
+                        self.mark(Side::Up, from);
+                    }
+                }
+            }
+        }
+        self.scratch = flows;
     }
 
     fn set_rate<O: Observer>(&mut self, now: SimTime, id: u32, rate: u64, obs: &mut O) {
@@ -308,161 +504,44 @@ impl Network {
         let Some(f) = self.flows[id as usize].as_mut() else {
             return;
         };
-        if rate == f.rate {
-            return;
-        }
         f.rate = rate;
-        let at = if rate == 0 {
-            SimTime::NEVER
-        } else {
-            let micros = f.remaining.div_ceil(u128::from(rate));
-            SimTime(
-                now.0
-                    .saturating_add(u64::try_from(micros).unwrap_or(u64::MAX)),
-            )
-        };
+        let at = completion(f, now);
         self.moved.push((id, at));
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::metrics::{LeaveReason, PeerIndex, PeerInfo};
-    use crate::units::Bytes;
-
-    /// Ignores everything.
-    struct NullObserver;
-
-    impl Observer for NullObserver {
-        fn peer_joined(&mut self, _: SimTime, _: &PeerInfo) {}
-        fn piece_verified(&mut self, _: SimTime, _: PeerIndex, _: u32) {}
-        fn peer_completed(&mut self, _: SimTime, _: PeerIndex) {}
-        fn peer_left(&mut self, _: SimTime, _: PeerIndex, _: &[u32], _: LeaveReason) {}
-        fn flow(&mut self, _: PeerIndex, _: PeerIndex, _: SimTime, _: SimTime, _: Rate) {}
-        fn block_delivered(&mut self, _: SimTime, _: PeerIndex, _: PeerIndex, _: Bytes) {}
-    }
-
-    fn block(piece: u32) -> BlockRef {
-        BlockRef {
-            piece,
-            offset: 0,
-            len: 1 << 20,
+/// The level of an end of capacity `cap` over flows `(id, cap, weight)` sorted tightest
+/// first: flows whose cap is below their weighted share get their cap, the rest share
+/// what is left by weight. Unbounded if every flow is held below its share elsewhere.
+fn water_fill(cap: u64, flows: &[(u32, u64, u64)]) -> Level {
+    // u128: capacity (bit/s) times a weight may pass u64.
+    let mut left = u128::from(cap);
+    let mut weight: u128 = flows.iter().map(|f| u128::from(f.2)).sum();
+    for &(_, c, w) in flows {
+        if weight == 0 || u128::from(c) * weight >= left * u128::from(w) {
+            break;
         }
+        left -= u128::from(c);
+        weight -= u128::from(w);
     }
-
-    #[test]
-    fn a_sender_splits_its_upload_by_flow_weights() {
-        let mut net = Network::default();
-        let mut obs = NullObserver;
-        // Peer 0 uploads 8 Mbit/s to peers 1, 2, 3 (each can download 100 Mbit/s).
-        net.add_peer(0, Rate::mbit(8), Rate::mbit(100));
-        for p in 1..4 {
-            net.add_peer(p, Rate::mbit(1), Rate::mbit(100));
-        }
-        let now = SimTime::ZERO;
-        let a = net.start(now, 0, 1, 0, block(0), 1, &mut obs);
-        let b = net.start(now, 0, 2, 1, block(1), 3, &mut obs);
-        let rate = |net: &Network, id: u32| net.flow(id).unwrap().rate;
-        assert_eq!((rate(&net, a), rate(&net, b)), (2_000_000, 6_000_000));
-        let c = net.start(now, 0, 3, 2, block(2), 4, &mut obs);
-        assert_eq!(
-            (rate(&net, a), rate(&net, b), rate(&net, c)),
-            (1_000_000, 3_000_000, 4_000_000)
-        );
-        // The weights are relative to the flows still running.
-        net.remove(now, b, &mut obs);
-        assert_eq!((rate(&net, a), rate(&net, c)), (1_600_000, 6_400_000));
-    }
-
-    #[test]
-    fn progress_is_reported_to_each_end_once() {
-        let mut net = Network::default();
-        let mut obs = NullObserver;
-        net.add_peer(0, Rate::mbit(8), Rate::mbit(100));
-        net.add_peer(1, Rate::mbit(1), Rate::mbit(100));
-        // 1 MiB at 8 Mbit/s: 1 MB a second.
-        let f = net.start(SimTime::ZERO, 0, 1, 0, block(0), 1, &mut obs);
-        let half_s = SimTime(500_000);
-        assert_eq!(net.take_unreported(half_s, f, Way::Sending), 500_000);
-        assert_eq!(net.take_unreported(half_s, f, Way::Sending), 0);
-        // The receiver has its own count.
-        assert_eq!(net.take_unreported(half_s, f, Way::Receiving), 500_000);
-        // Rates change: progress is exact across the change.
-        net.reweight(half_s, 0, |_| Some(1), &mut obs);
-        net.add_peer(2, Rate::mbit(1), Rate::mbit(100));
-        let g = net.start(half_s, 0, 2, 1, block(1), 1, &mut obs);
-        let one_s = SimTime(1_000_000);
-        assert_eq!(net.take_unreported(one_s, f, Way::Sending), 250_000);
-        assert_eq!(net.take_unreported(one_s, g, Way::Receiving), 250_000);
-    }
-
-    #[test]
-    fn reweighting_re_divides_a_senders_flows_at_once() {
-        let mut net = Network::default();
-        let mut obs = NullObserver;
-        net.add_peer(0, Rate::mbit(8), Rate::mbit(100));
-        for p in 1..3 {
-            net.add_peer(p, Rate::mbit(1), Rate::mbit(100));
-        }
-        let a = net.start(SimTime::ZERO, 0, 1, 0, block(0), 1, &mut obs);
-        let b = net.start(SimTime::ZERO, 0, 2, 1, block(1), 1, &mut obs);
-        let rate = |net: &Network, id: u32| net.flow(id).unwrap().rate;
-        assert_eq!((rate(&net, a), rate(&net, b)), (4_000_000, 4_000_000));
-        net.take_moved();
-        // Flow b gets three times a's share; a keeps its weight (None).
-        let t = SimTime(100_000);
-        net.reweight(t, 0, |f| (f.to == 2).then_some(3), &mut obs);
-        assert_eq!((rate(&net, a), rate(&net, b)), (2_000_000, 6_000_000));
-        // Both completion times moved.
-        assert_eq!(net.take_moved().count(), 2);
-        // Nothing changes, nothing moves.
-        net.reweight(t, 0, |_| None, &mut obs);
-        assert_eq!(net.take_moved().count(), 0);
-    }
-
-    #[test]
-    fn a_flow_held_by_its_receiver_leaves_the_rest_to_the_senders_other_flows() {
-        let mut net = Network::default();
-        let mut obs = NullObserver;
-        net.add_peer(0, Rate::mbit(9), Rate::mbit(100));
-        net.add_peer(1, Rate::mbit(1), Rate::mbit(100));
-        net.add_peer(2, Rate::mbit(1), Rate::mbit(2));
-        let rate = |net: &Network, id: u32| net.flow(id).unwrap().rate;
-        let a = net.start(SimTime::ZERO, 0, 1, 0, block(0), 1, &mut obs);
-        assert_eq!(rate(&net, a), 9_000_000);
-        // Flow b's equal share would be 4.5 Mbit/s; its receiver takes only 2, and
-        // flow a gets the other 7 rather than leaving them unused.
-        let b = net.start(SimTime::ZERO, 0, 2, 1, block(1), 1, &mut obs);
-        assert_eq!((rate(&net, a), rate(&net, b)), (7_000_000, 2_000_000));
-        // A heavy weight does not lift a flow above its receiver's capacity either.
-        net.remove(SimTime::ZERO, b, &mut obs);
-        let b = net.start(SimTime::ZERO, 0, 2, 1, block(1), 100, &mut obs);
-        assert_eq!((rate(&net, a), rate(&net, b)), (7_000_000, 2_000_000));
-    }
-
-    #[test]
-    fn a_second_download_at_a_receiver_lets_its_other_senders_re_divide() {
-        let mut net = Network::default();
-        let mut obs = NullObserver;
-        // Peer 0 uploads 6 Mbit/s to peers 1 and 2; peer 2 downloads at most 4 Mbit/s.
-        net.add_peer(0, Rate::mbit(6), Rate::mbit(100));
-        net.add_peer(1, Rate::mbit(1), Rate::mbit(100));
-        net.add_peer(2, Rate::mbit(1), Rate::mbit(4));
-        net.add_peer(3, Rate::mbit(8), Rate::mbit(100));
-        let rate = |net: &Network, id: u32| net.flow(id).unwrap().rate;
-        let a = net.start(SimTime::ZERO, 0, 1, 0, block(0), 1, &mut obs);
-        let b = net.start(SimTime::ZERO, 0, 2, 1, block(1), 1, &mut obs);
-        assert_eq!((rate(&net, a), rate(&net, b)), (3_000_000, 3_000_000));
-        // Peer 3 starts sending to peer 2 too: each of peer 2's flows may now take
-        // 2 Mbit/s, so peer 0's flow to it drops to 2 and its flow to peer 1 rises to 4.
-        let c = net.start(SimTime::ZERO, 3, 2, 2, block(2), 1, &mut obs);
-        assert_eq!(
-            (rate(&net, a), rate(&net, b), rate(&net, c)),
-            (4_000_000, 2_000_000, 2_000_000)
-        );
-        // And back when it ends.
-        net.remove(SimTime::ZERO, c, &mut obs);
-        assert_eq!((rate(&net, a), rate(&net, b)), (3_000_000, 3_000_000));
+    if weight == 0 {
+        Level::Unbounded
+    } else {
+        Level::At { left, weight }
     }
 }
+
+/// When the flow's block completes at its rate (`None`: idle, or rate 0).
+fn completion(f: &Flow, now: SimTime) -> Option<SimTime> {
+    if f.block.is_none() || f.rate == 0 {
+        return None;
+    }
+    let micros = f.remaining().div_ceil(u128::from(f.rate));
+    Some(SimTime(
+        now.0
+            .saturating_add(u64::try_from(micros).unwrap_or(u64::MAX)),
+    ))
+}
+
+#[cfg(test)]
+mod tests;

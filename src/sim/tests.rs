@@ -289,3 +289,30 @@ fn poisson_arrivals_follow_littles_law() {
         lambda * w
     );
 }
+
+#[test]
+fn request_bookkeeping_stays_consistent_through_cuts_churn_and_endgame() {
+    // Fast mode cuts runs of grains short on chokes and cancels, and links close with
+    // blocks on their way when peers leave; after every event, every grain marked
+    // requested must be covered by that many outstanding requests (a leak once stalled
+    // whole swarms), and everyone must complete.
+    for (block, linger) in [
+        (BlockSize::Chunk, Stay::Forever),
+        (BlockSize::Chunk, Stay::Fixed(SimDuration::ZERO)),
+        (
+            BlockSize::Bytes(Bytes(16 << 10)),
+            Stay::Fixed(SimDuration::ZERO),
+        ),
+    ] {
+        let mut s = flash_crowd(30, 8, block);
+        s.groups[0].upload = Dist::Fixed(Rate::mbit(2));
+        s.groups[1].linger = linger;
+        for seed in 1..=3 {
+            let mut sim = Simulation::new(&s, seed, Log::default()).expect("built-in strategies");
+            sim.check_requests = true;
+            let (out, log) = sim.run(|_| {});
+            assert_eq!(out.ending, Ending::AllComplete, "{block:?}, seed {seed}");
+            assert_eq!(log.completed.len(), 30);
+        }
+    }
+}

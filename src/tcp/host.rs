@@ -456,6 +456,9 @@ impl Host {
                 } => self.send_block(conn, b),
                 Output::Send { conn, msg } => self.send_message(conn, msg),
                 Output::Connect { peer } => self.connect(peer),
+                // Blocks go out 16 KiB at a time: the one under way finishes, and a
+                // choke or cancel has already dropped the requests not yet served.
+                Output::Cut { .. } => {}
                 Output::Disconnect { conn, reason } => self.disconnect(conn, reason),
                 Output::Verify { piece } => self.verify(piece),
                 Output::Announce { event, numwant } => self.announce(event, numwant),

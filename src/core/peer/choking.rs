@@ -117,8 +117,10 @@ impl Peer {
         }
         c.am_choking = choke;
         if choke {
-            // BEP 3: a choke discards the requests not yet served.
+            // BEP 3: a choke discards the requests not yet served, and a run of wire
+            // blocks being sent stops at the next one's end.
             c.queued.clear();
+            self.cut_sending(id);
             self.send(id, Message::Choke);
         } else {
             self.send(id, Message::Unchoke);
@@ -162,6 +164,20 @@ impl Peer {
             self.set_choking(cand.conn, !chosen);
         }
         self.scratch_unchoke = unchoke;
+    }
+
+    /// Asks the host to stop the block being sent on `conn` at the next grain boundary,
+    /// if it is longer than one grain (so there is something to stop).
+    pub(super) fn cut_sending(&mut self, conn: ConnId) {
+        let grain = self.cfg.geometry.grain_len();
+        let long = self
+            .conns
+            .get(conn)
+            .and_then(|c| c.sending)
+            .is_some_and(|b| b.len > grain);
+        if long {
+            self.out.push_back(super::Output::Cut { conn });
+        }
     }
 
     /// Starts sending the next queued request on `conn`, if it is not busy.
@@ -218,7 +234,9 @@ impl Peer {
         };
         let early = std::mem::take(&mut c.sent_early);
         c.to_them.record(now, len.saturating_sub(early));
-        if c.sending == Some(block) {
+        // The block, or the part of it that went before a cut.
+        let ends = |b: BlockRef| b.piece == block.piece && b.offset == block.offset;
+        if c.sending.is_some_and(ends) {
             c.sending = None;
         }
         self.serve_next(conn);

@@ -112,10 +112,12 @@ impl Conn {
         u64::try_from(rate).unwrap_or(u64::MAX)
     }
 
-    /// Whether a block on its way from this neighbour is one we asked it for (and have
-    /// not given up waiting for).
+    /// Whether a block on its way from this neighbour is one we asked it for, or the
+    /// start of one (a sender may stop a run early, at a grain boundary).
     pub(super) fn asked_for(&self, block: &BlockRef) -> bool {
-        self.requested.contains(block) || self.withdrawn.contains(block)
+        let ours =
+            |r: &BlockRef| r.piece == block.piece && r.offset == block.offset && block.len <= r.len;
+        self.requested.iter().any(ours) || self.withdrawn.iter().any(ours)
     }
 }
 

@@ -70,6 +70,13 @@ impl Peer {
         if let Some(c) = self.conns.get_mut(conn) {
             c.queued.retain(|b| *b != block);
         }
+        if self
+            .conns
+            .get(conn)
+            .is_some_and(|c| c.sending == Some(block))
+        {
+            self.cut_sending(conn);
+        }
     }
 
     fn on_have(&mut self, now: SimTime, conn: ConnId, piece: u32) {

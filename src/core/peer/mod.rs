@@ -90,6 +90,14 @@ pub enum Output {
         /// Whom to connect to.
         peer: PeerId,
     },
+    /// Stop the block being sent on `conn` at the next grain (16 KiB) boundary, and
+    /// report [`Peer::handle_block_sent`] with the part that went: the receiver choked
+    /// or cancelled, and a run of several wire blocks is cut short as a real client
+    /// would stop between two. A host that sends 16 KiB blocks has nothing to cut.
+    Cut {
+        /// The connection.
+        conn: ConnId,
+    },
     /// Close `conn`; the peer has already forgotten it.
     Disconnect {
         /// The connection.
@@ -320,3 +328,41 @@ impl Peer {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+impl Peer {
+    /// The request bookkeeping is consistent: every grain marked requested n times is
+    /// covered by exactly n outstanding requests (received grains may still be covered
+    /// by a request that will bring a duplicate). Checked after every event by the
+    /// simulator's tests.
+    pub(crate) fn check_requests(&self) -> Result<(), String> {
+        for p in &self.partials {
+            for (g, state) in (0u32..).zip(&p.grains) {
+                let covering: usize = self
+                    .conns
+                    .iter()
+                    .map(|(_, c)| {
+                        let covers = |r: &&crate::core::BlockRef| {
+                            self.cfg
+                                .geometry
+                                .grain_span(r)
+                                .is_some_and(|(f, k)| r.piece == p.piece && f <= g && g < f + k)
+                        };
+                        c.requested.iter().filter(covers).count()
+                    })
+                    .sum();
+                let expected = match state {
+                    requests::GrainState::Requested(k) => usize::from(*k),
+                    requests::GrainState::Received => covering,
+                    requests::GrainState::Missing => 0,
+                };
+                if covering != expected {
+                    return Err(format!(
+                        "piece {} grain {g}: {state:?} but {covering} requests cover it",
+                        p.piece
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

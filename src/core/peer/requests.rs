@@ -1,6 +1,14 @@
 //! Downloading: the pieces in progress, what to request next (strict priority, the piece
 //! picker, endgame), how many requests to keep outstanding, what arriving blocks mean,
 //! and what a verified or failed piece changes.
+//!
+//! A piece in progress is tracked grain by grain (16 KiB wire blocks; see
+//! [`Geometry`](crate::core::Geometry)). A request is a run of grains: one with 16 KiB
+//! blocks, up to a chunk in fast mode. A delivery is the whole run or a prefix of it (the
+//! sender was choked or the request cancelled: it stopped at a grain boundary); the
+//! grains that arrived are kept and the rest go back to the pool, to be fetched from
+//! whoever has them, under strict priority — so in either mode a piece may come from
+//! several senders.
 
 use super::messages::MAX_WITHDRAWN;
 use super::{CloseReason, Message, Output, Peer};
@@ -14,11 +22,11 @@ use crate::units::SimTime;
 /// Hash failures a neighbour may contribute to before it is cut off.
 pub(super) const MAX_STRIKES: u32 = 2;
 
-/// How many peers hold a block request at once in endgame.
+/// How many peers hold a request for a grain at once in endgame.
 const ENDGAME_DUPLICATES: u8 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum BlockState {
+pub(super) enum GrainState {
     Missing,
     Requested(u8),
     Received,
@@ -28,55 +36,93 @@ pub(super) enum BlockState {
 #[derive(Debug)]
 pub(super) struct Partial {
     pub(super) piece: u32,
-    pub(super) blocks: Vec<BlockState>,
+    pub(super) grains: Vec<GrainState>,
     pub(super) received: u32,
-    /// Peers that sent blocks of it, blamed if it fails verification.
+    /// Peers that sent grains of it, blamed if it fails verification.
     pub(super) senders: Vec<PeerId>,
 }
 
 impl Partial {
     fn is_idle(&self) -> bool {
-        self.received == 0 && self.blocks.iter().all(|b| *b == BlockState::Missing)
+        self.received == 0 && self.grains.iter().all(|g| *g == GrainState::Missing)
     }
+
+    /// The run of grains from `first` on, at most `max` long, whose state passes `take`.
+    fn run_from(&self, first: usize, max: usize, take: impl Fn(GrainState) -> bool) -> usize {
+        self.grains[first..]
+            .iter()
+            .take(max)
+            .take_while(|&&g| take(g))
+            .count()
+    }
+}
+
+/// Whether two requests of one piece share a grain.
+fn overlaps(a: &BlockRef, b: &BlockRef) -> bool {
+    a.piece == b.piece && a.offset < b.offset + b.len && b.offset < a.offset + a.len
+}
+
+/// A grain count or index as a `u32`: pieces hold far fewer than 2^32 grains.
+fn narrow(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 impl Peer {
     /// Whether the bytes of `block`, arriving on `conn`, are worth keeping: we asked this
     /// connection for it (or withdrew the request, and it came anyway) and we still lack
-    /// it. A host stores a block's bytes only when this says so, before it reports the
-    /// block with [`Peer::handle_message`]; anything else (a block nobody asked for, an
-    /// endgame duplicate, a block of a piece given up) must not touch a piece being
-    /// assembled.
+    /// some of it. A host stores a block's bytes only when this says so, before it
+    /// reports the block with [`Peer::handle_message`]; anything else (a block nobody
+    /// asked for, an endgame duplicate, a block of a piece given up) must not touch a
+    /// piece being assembled.
     #[must_use]
     pub fn wants_block(&self, conn: ConnId, block: &BlockRef) -> bool {
         let asked = self.conns.get(conn).is_some_and(|c| c.asked_for(block));
-        let missing = self
-            .partial_block(block)
-            .is_some_and(|(pi, bi)| self.partials[pi].blocks[bi] != BlockState::Received);
+        let missing = self.partial_of(block).is_some_and(|(pi, first, count)| {
+            self.partials[pi].grains[first..first + count]
+                .iter()
+                .any(|g| *g != GrainState::Received)
+        });
         asked && missing
     }
 
-    /// The partial piece and block index `block` falls on, if its piece is in progress.
-    fn partial_block(&self, block: &BlockRef) -> Option<(usize, usize)> {
+    /// The partial piece `block` falls on and the grains it covers, if its piece is in
+    /// progress and the block lies on the grain grid.
+    fn partial_of(&self, block: &BlockRef) -> Option<(usize, usize, usize)> {
         let pi = self.partials.iter().position(|p| p.piece == block.piece)?;
-        let bi = self.cfg.geometry.block_index(block)?;
-        Some((pi, bi as usize))
+        let (first, count) = self.cfg.geometry.grain_span(block)?;
+        let (first, count) = (first as usize, count as usize);
+        (first + count <= self.partials[pi].grains.len()).then_some((pi, first, count))
     }
 
     pub(super) fn on_piece(&mut self, now: SimTime, conn: ConnId, block: BlockRef) {
+        let geometry = self.cfg.geometry;
         let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
         let peer = c.peer;
-        if let Some(i) = c.requested.iter().position(|b| *b == block) {
-            c.requested.swap_remove(i);
-        } else if let Some(i) = c.withdrawn.iter().position(|b| *b == block) {
+        // The block is a request of ours or a prefix of one (a sender stops early at a
+        // grain boundary when it chokes us or we cancel).
+        let is_ours =
+            |r: &BlockRef| r.piece == block.piece && r.offset == block.offset && block.len <= r.len;
+        if geometry.grain_span(&block).is_none() {
+            let why = CloseReason::Protocol("block off the block grid");
+            return self.close(now, conn, why);
+        }
+        let mut rest = None;
+        if let Some(i) = c.requested.iter().position(is_ours) {
+            let asked = c.requested.swap_remove(i);
+            rest = (asked.len > block.len).then(|| BlockRef {
+                piece: asked.piece,
+                offset: block.offset + block.len,
+                len: asked.len - block.len,
+            });
+        } else if let Some(i) = c.withdrawn.iter().position(is_ours) {
             c.withdrawn.remove(i);
         } else {
             let why = CloseReason::Protocol("sent a block nobody requested");
             return self.close(now, conn, why);
         }
-        let early = match c.received_early.iter().position(|(b, _)| *b == block) {
+        let early = match c.received_early.iter().position(|(b, _)| is_ours(b)) {
             Some(i) => c.received_early.swap_remove(i).1,
             None => 0,
         };
@@ -84,33 +130,45 @@ impl Peer {
         c.from_them.record(now, len.saturating_sub(early));
         c.last_piece_at = Some(now);
         self.downloaded += len;
+        // What was asked but did not come goes back to the pool.
+        if let Some(rest) = rest {
+            self.release(&rest);
+        }
+        self.keep_grains(conn, peer, block);
+        self.request_more(conn);
+    }
 
-        let Some(pi) = self.partials.iter().position(|p| p.piece == block.piece) else {
-            // Already complete (an endgame duplicate) or abandoned meanwhile.
-            return self.request_more(conn);
-        };
-        let Some(bi) = self.cfg.geometry.block_index(&block) else {
-            let why = CloseReason::Protocol("block off the block grid");
-            return self.close(now, conn, why);
+    /// Marks the grains of `block` received (those we still lacked), cancels them where
+    /// else they are on order, and asks for verification once the piece is whole.
+    fn keep_grains(&mut self, conn: ConnId, peer: PeerId, block: BlockRef) {
+        // Already complete (an endgame duplicate) or abandoned meanwhile: nothing to keep.
+        let Some((pi, first, count)) = self.partial_of(&block) else {
+            return;
         };
         let partial = &mut self.partials[pi];
-        if partial.blocks[bi as usize] == BlockState::Received {
-            return self.request_more(conn);
+        let mut new = 0;
+        for g in &mut partial.grains[first..first + count] {
+            if *g != GrainState::Received {
+                *g = GrainState::Received;
+                new += 1;
+            }
         }
-        partial.blocks[bi as usize] = BlockState::Received;
-        partial.received += 1;
+        if new == 0 {
+            return;
+        }
+        partial.received += new;
         if !partial.senders.contains(&peer) {
             partial.senders.push(peer);
         }
-        let done = partial.received as usize == partial.blocks.len();
+        let done = partial.received as usize == partial.grains.len();
         self.cancel_duplicates(conn, block);
         if done {
             self.out.push_back(Output::Verify { piece: block.piece });
         }
-        self.request_more(conn);
     }
 
-    /// In endgame other neighbours may have the same block on order: cancel it there.
+    /// In endgame other neighbours may have some of these grains on order: cancel those
+    /// requests there (what else they covered goes back to the pool).
     fn cancel_duplicates(&mut self, except: ConnId, block: BlockRef) {
         for id in self.conns.ids() {
             if id == except {
@@ -119,15 +177,28 @@ impl Peer {
             let Some(c) = self.conns.get_mut(id) else {
                 continue;
             };
-            if let Some(i) = c.requested.iter().position(|b| *b == block) {
-                c.requested.swap_remove(i);
-                c.withdrawn.push_back(block);
+            let mut cancelled = Vec::new();
+            c.requested.retain(|r| {
+                let dup = overlaps(r, &block);
+                if dup {
+                    cancelled.push(*r);
+                }
+                !dup
+            });
+            if cancelled.is_empty() {
+                continue;
+            }
+            for r in &cancelled {
+                c.withdrawn.push_back(*r);
                 if c.withdrawn.len() > MAX_WITHDRAWN {
                     c.withdrawn.pop_front();
                 }
-                self.send(id, Message::Cancel(block));
-                self.request_more(id);
             }
+            for r in cancelled {
+                self.send(id, Message::Cancel(r));
+                self.release(&r);
+            }
+            self.request_more(id);
         }
     }
 
@@ -240,23 +311,25 @@ impl Peer {
         }
     }
 
-    /// The next block to ask `conn` for: a missing block of a started piece first (strict
-    /// priority), else the first block of a new piece from the picker, else (endgame) a
-    /// block already requested elsewhere.
+    /// The next run of grains to ask `conn` for: missing grains of a started piece first
+    /// (strict priority), else the start of a new piece from the picker, else (endgame)
+    /// grains already requested elsewhere. A run is at most one request's worth
+    /// ([`Geometry::grains_per_request`](crate::core::Geometry::grains_per_request)).
     fn next_block(&mut self, conn: ConnId) -> Option<BlockRef> {
         let geometry = self.cfg.geometry;
+        let max = geometry.grains_per_request() as usize;
         let c = self.conns.get(conn)?;
         for partial in self.partials.iter_mut() {
             if !c.remote.get(partial.piece) {
                 continue;
             }
-            if let Some(i) = partial
-                .blocks
-                .iter()
-                .position(|b| *b == BlockState::Missing)
-            {
-                partial.blocks[i] = BlockState::Requested(1);
-                return Some(geometry.block(partial.piece, block_index(i)));
+            let missing = |g| g == GrainState::Missing;
+            if let Some(first) = partial.grains.iter().position(|&g| missing(g)) {
+                let count = partial.run_from(first, max, missing);
+                for g in &mut partial.grains[first..first + count] {
+                    *g = GrainState::Requested(1);
+                }
+                return Some(geometry.grain_run(partial.piece, narrow(first), narrow(count)));
             }
         }
         let ctx = PickContext {
@@ -267,48 +340,74 @@ impl Peer {
         if let Some(piece) = self.picker.pick(&ctx, &mut self.dice) {
             self.wanted.clear(piece);
             self.picker.unwant(piece);
-            let mut blocks = vec![BlockState::Missing; geometry.blocks_in(piece) as usize];
-            blocks[0] = BlockState::Requested(1);
+            let mut grains = vec![GrainState::Missing; geometry.grains_in(piece) as usize];
+            let count = max.min(grains.len());
+            for g in &mut grains[..count] {
+                *g = GrainState::Requested(1);
+            }
             self.partials.push(Partial {
                 piece,
-                blocks,
+                grains,
                 received: 0,
                 senders: Vec::new(),
             });
-            return Some(geometry.block(piece, 0));
+            return Some(geometry.grain_run(piece, 0, narrow(count)));
         }
         if !self.cfg.policy.endgame || self.wanted.count() > 0 {
             return None;
         }
+        self.endgame_block(conn)
+    }
+
+    /// Endgame: a run of grains already on order elsewhere (by fewer than
+    /// [`ENDGAME_DUPLICATES`] neighbours), not already asked of `conn`.
+    fn endgame_block(&mut self, conn: ConnId) -> Option<BlockRef> {
+        let geometry = self.cfg.geometry;
+        let max = geometry.grains_per_request() as usize;
+        let c = self.conns.get(conn)?;
+        let once = |g| matches!(g, GrainState::Requested(n) if n < ENDGAME_DUPLICATES);
         for partial in self.partials.iter_mut() {
             if !c.remote.get(partial.piece) {
                 continue;
             }
-            for (i, state) in partial.blocks.iter_mut().enumerate() {
-                if let BlockState::Requested(n) = *state {
-                    let block = geometry.block(partial.piece, block_index(i));
-                    if n < ENDGAME_DUPLICATES && !c.requested.contains(&block) {
-                        *state = BlockState::Requested(n + 1);
-                        return Some(block);
+            let mut first = 0;
+            while first < partial.grains.len() {
+                let count = partial.run_from(first, max, once);
+                if count == 0 {
+                    first += 1;
+                    continue;
+                }
+                let run = geometry.grain_run(partial.piece, narrow(first), narrow(count));
+                if c.requested.iter().any(|r| overlaps(r, &run)) {
+                    first += count;
+                    continue;
+                }
+                for g in &mut partial.grains[first..first + count] {
+                    if let GrainState::Requested(n) = *g {
+                        *g = GrainState::Requested(n + 1);
                     }
                 }
+                return Some(run);
             }
         }
         None
     }
 
-    /// A request for `b` is no longer outstanding (choke, disconnect).
+    /// The grains of `b` are no longer on order from one neighbour (choke, cancel,
+    /// disconnect, a delivery that stopped short).
     pub(super) fn release(&mut self, b: &BlockRef) {
-        let Some((pi, bi)) = self.partial_block(b) else {
+        let Some((pi, first, count)) = self.partial_of(b) else {
             return;
         };
         let partial = &mut self.partials[pi];
-        if let BlockState::Requested(n) = partial.blocks[bi] {
-            partial.blocks[bi] = if n > 1 {
-                BlockState::Requested(n - 1)
-            } else {
-                BlockState::Missing
-            };
+        for g in &mut partial.grains[first..first + count] {
+            if let GrainState::Requested(n) = *g {
+                *g = if n > 1 {
+                    GrainState::Requested(n - 1)
+                } else {
+                    GrainState::Missing
+                };
+            }
         }
         if partial.is_idle() {
             self.partials.swap_remove(pi);
@@ -316,9 +415,4 @@ impl Peer {
             self.picker.want(b.piece);
         }
     }
-}
-
-/// A block's index within its piece: pieces hold far fewer than 2^32 blocks.
-fn block_index(i: usize) -> u32 {
-    u32::try_from(i).unwrap_or(u32::MAX)
 }

@@ -143,7 +143,10 @@ impl Net {
                                 !((a == p && ca == conn) || (b == p && cb == conn))
                             });
                         }
-                        Output::Connect { .. } | Output::Announce { .. } | Output::Completed => {}
+                        Output::Connect { .. }
+                        | Output::Announce { .. }
+                        | Output::Completed
+                        | Output::Cut { .. } => {}
                     }
                 }
             }

@@ -12,16 +12,20 @@
 //! * Connecting takes a round trip; announces reach the tracker instantly.
 //! * Verifying a piece is instantaneous and always succeeds (no corrupt peers yet).
 
+mod links;
+mod transfers;
+
 use super::network::Network;
 use super::queue::{EventQueue, Key};
 use crate::core::{
-    AnnounceEvent, Bitfield, ConnId, Dice, Direction, Geometry, Message, NewConnection, Output,
-    Peer, PeerId, Role, Tracker, UnknownStrategy, Way,
+    AnnounceEvent, Bitfield, ConnId, Dice, Geometry, Message, Output, Peer, PeerId, Role, Tracker,
+    UnknownStrategy,
 };
 use crate::metrics::{EndWatch, Ending, LeaveReason, Observer, PeerInfo};
 use crate::scenario::population::{Member, draw_population, peer_dice, streams};
 use crate::scenario::{Scenario, Stop};
-use crate::units::{SimDuration, SimTime};
+use crate::units::SimTime;
+use links::Link;
 
 /// What a run produced besides the observer's records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,40 +81,6 @@ struct Delivery {
     msg: Message,
 }
 
-/// A connection between two simulated peers; `a` dialled `b`.
-struct Link {
-    a: u32,
-    b: u32,
-    conn_a: Option<ConnId>,
-    conn_b: Option<ConnId>,
-    latency: SimDuration,
-    generation: u32,
-    alive: bool,
-    /// Chokes and unchokes sent while a block was on its way, per direction (from `a`,
-    /// from `b`). A TCP stream keeps order, so a choke sent mid-block arrives after the
-    /// block; delivered at latency alone it would overtake it, the receiver would give
-    /// the block up as refused and fetch the piece a second time elsewhere.
-    held: [Vec<Message>; 2],
-}
-
-impl Link {
-    /// 0 for messages from `a`, 1 for messages from `b`.
-    fn direction(&self, from: u32) -> usize {
-        usize::from(from != self.a)
-    }
-
-    fn side(&self, peer: u32) -> Option<ConnId> {
-        if peer == self.a {
-            self.conn_a
-        } else {
-            self.conn_b
-        }
-    }
-    fn other(&self, peer: u32) -> u32 {
-        if peer == self.a { self.b } else { self.a }
-    }
-}
-
 struct SimPeer {
     member: Member,
     core: Option<Peer>,
@@ -124,25 +94,6 @@ struct SimPeer {
 }
 
 const NO_LINK: u32 = u32::MAX;
-
-/// A connection from simulated peer `from`, as the peer it reaches sees it: the
-/// simulator's dial rank is the peer's index.
-fn inbound_from(from: u32) -> NewConnection {
-    NewConnection {
-        peer: PeerId(u64::from(from)),
-        direction: Direction::Inbound,
-        rank: u64::from(from),
-    }
-}
-
-/// A connection to simulated peer `to`, as the peer that dialled it sees it.
-fn outbound_to(to: u32) -> NewConnection {
-    NewConnection {
-        peer: PeerId(u64::from(to)),
-        direction: Direction::Outbound,
-        rank: u64::from(to),
-    }
-}
 
 /// A simulation of one scenario with one seed.
 pub struct Simulation<'s, O: Observer> {
@@ -161,8 +112,13 @@ pub struct Simulation<'s, O: Observer> {
     dirty: Vec<u32>,
     outbox: Vec<(SimTime, Delivery)>,
     spare_batches: Vec<Vec<Delivery>>,
+    /// Flows that finished a block this event; removed unless given the next.
+    idle: Vec<u32>,
     watch: EndWatch,
     events: u64,
+    /// Tests: check every peer's request bookkeeping after every event.
+    #[cfg(test)]
+    pub(crate) check_requests: bool,
 }
 
 impl<'s, O: Observer> Simulation<'s, O> {
@@ -217,8 +173,11 @@ impl<'s, O: Observer> Simulation<'s, O> {
             dirty: Vec::new(),
             outbox: Vec::new(),
             spare_batches: Vec::new(),
+            idle: Vec::new(),
             watch: EndWatch::new(leechers),
             events: 0,
+            #[cfg(test)]
+            check_requests: false,
         })
     }
 
@@ -250,6 +209,12 @@ impl<'s, O: Observer> Simulation<'s, O> {
                 (Key::Once(_), None) => {}
             }
             self.drain_dirty();
+            self.remove_idle_flows();
+            // Tests: a leak persists, so a look every few hundred events finds it.
+            #[cfg(test)]
+            if self.check_requests && self.events.is_multiple_of(256) {
+                self.check_every_peer(key);
+            }
             if self.watch.stalled(self.now) {
                 break Ending::Stalled;
             }
@@ -289,6 +254,15 @@ impl<'s, O: Observer> Simulation<'s, O> {
             }
             Event::Leave(p, reason) => self.leave(p, reason),
             Event::Stop => {}
+        }
+    }
+
+    #[cfg(test)]
+    fn check_every_peer(&self, after: Key) {
+        for (i, sp) in self.peers.iter().enumerate() {
+            if let Some(Err(e)) = sp.core.as_ref().map(Peer::check_requests) {
+                panic!("t = {}: peer {i}: {e} (after {after:?})", self.now);
+            }
         }
     }
 
@@ -377,60 +351,6 @@ impl<'s, O: Observer> Simulation<'s, O> {
         self.reweight_uploads(p);
     }
 
-    /// After a rechoke, the blocks `p` is sending to peers it still unchokes take their
-    /// new upload shares at once, as the rest of a chunk would on a real link (16 KiB
-    /// blocks at a time); a block to a peer just choked keeps its share to the end.
-    /// Without this, in fast mode PropShare's and BitTyrant's shares applied a whole
-    /// chunk late.
-    fn reweight_uploads(&mut self, p: u32) {
-        let Some(core) = self.peers[p as usize].core.as_ref() else {
-            return;
-        };
-        let links = &self.links;
-        self.net.reweight(
-            self.now,
-            p,
-            |f| {
-                let conn = links[f.link as usize].side(p)?;
-                (!core.is_choking(conn)).then(|| core.upload_weight(conn))
-            },
-            &mut self.obs,
-        );
-        self.apply_moved();
-    }
-
-    /// Tells peer `p`, before it rechokes, how far the blocks it sends and receives have
-    /// got, so its rates see bytes as they move (a real client sees 16 KiB blocks land;
-    /// fast mode's whole chunks would otherwise count only when they finish).
-    fn report_progress(&mut self, p: u32) {
-        let now = self.now;
-        let flows: Vec<(u32, Way)> = (self.net.uploads_of(p).iter())
-            .map(|&f| (f, Way::Sending))
-            .chain(
-                self.net
-                    .downloads_of(p)
-                    .iter()
-                    .map(|&f| (f, Way::Receiving)),
-            )
-            .collect();
-        for (f, way) in flows {
-            let Some(flow) = self.net.flow(f) else {
-                continue;
-            };
-            let (link, block) = (flow.link, flow.block);
-            let Some(conn) = self.links[link as usize].side(p) else {
-                continue;
-            };
-            let bytes = self.net.take_unreported(now, f, way);
-            if bytes == 0 {
-                continue;
-            }
-            if let Some(core) = self.core_mut(p) {
-                core.handle_progress(now, conn, block, way, bytes);
-            }
-        }
-    }
-
     fn deliver(&mut self, d: Delivery) {
         let link = &self.links[d.link as usize];
         if !link.alive || link.generation != d.generation {
@@ -441,192 +361,6 @@ impl<'s, O: Observer> Simulation<'s, O> {
         if let Some(core) = self.core_mut(d.to) {
             core.handle_message(now, conn, d.msg);
             self.dirty.push(d.to);
-        }
-    }
-
-    // ------------------------------------------------------------------ connections
-
-    fn link_latency(&self, a: u32, b: u32) -> SimDuration {
-        self.peers[a as usize].member.latency + self.peers[b as usize].member.latency
-    }
-
-    fn connect_arrive(&mut self, from: u32, to: u32) {
-        let now = self.now;
-        let latency = self.link_latency(from, to);
-        let from_present = self.peers[from as usize].present;
-        let accepted = match self.core_mut(to) {
-            Some(core) if from_present => core.handle_connected(now, inbound_from(from)),
-            _ => None,
-        };
-        let Some(conn_b) = accepted else {
-            self.queue
-                .push(now + latency, Event::ConnectFailed { from, to });
-            return;
-        };
-        let link = self.new_link(Link {
-            a: from,
-            b: to,
-            conn_a: None,
-            conn_b: Some(conn_b),
-            latency,
-            generation: 0,
-            alive: true,
-            held: Default::default(),
-        });
-        self.bind(to, conn_b, link);
-        // Scheduled before `to`'s first messages (its bitfield), which arrive at the same
-        // instant: ties break by insertion order, so `from` knows the link by then.
-        let generation = self.links[link as usize].generation;
-        self.queue.push(
-            now + latency,
-            Event::ConnectReply {
-                from,
-                to,
-                link,
-                generation,
-            },
-        );
-        self.dirty.push(to);
-    }
-
-    fn connect_reply(&mut self, from: u32, to: u32, link: u32, generation: u32) {
-        let now = self.now;
-        let l = &self.links[link as usize];
-        // The link may have closed before the reply arrived and its id been reused by
-        // another connection since. Without the generation check `from` would bind to
-        // that other link: its dial would stay pending forever and it would keep a
-        // connection nobody closes (seen as rare hour-long stalls).
-        if !l.alive || l.generation != generation {
-            if let Some(core) = self.core_mut(from) {
-                core.handle_connect_failed(now, PeerId(u64::from(to)));
-                self.dirty.push(from);
-            }
-            return;
-        }
-        let accepted = self
-            .core_mut(from)
-            .and_then(|core| core.handle_connected(now, outbound_to(to)));
-        match accepted {
-            Some(conn_a) => {
-                self.links[link as usize].conn_a = Some(conn_a);
-                self.bind(from, conn_a, link);
-                self.dirty.push(from);
-            }
-            None => self.close_link(link, Some(from)),
-        }
-    }
-
-    fn new_link(&mut self, mut link: Link) -> u32 {
-        match self.free_links.pop() {
-            Some(id) => {
-                link.generation = self.links[id as usize].generation + 1;
-                self.links[id as usize] = link;
-                id
-            }
-            None => {
-                self.links.push(link);
-                // Far below 2^32 links: a run would need terabytes of memory first.
-                u32::try_from(self.links.len() - 1).unwrap_or(u32::MAX)
-            }
-        }
-    }
-
-    fn bind(&mut self, p: u32, conn: ConnId, link: u32) {
-        let links = &mut self.peers[p as usize].links;
-        if links.len() <= conn.0 as usize {
-            links.resize(conn.0 as usize + 1, NO_LINK);
-        }
-        links[conn.0 as usize] = link;
-    }
-
-    /// Closes a link; the peers at its ends other than `closer` (which already knows)
-    /// hear of it now, and its flows stop.
-    fn close_link(&mut self, id: u32, closer: Option<u32>) {
-        let now = self.now;
-        let link = &mut self.links[id as usize];
-        if !link.alive {
-            return;
-        }
-        link.alive = false;
-        let ends = [(link.a, link.conn_a), (link.b, link.conn_b)];
-        for (peer, conn) in ends {
-            let Some(conn) = conn else { continue };
-            let sp = &mut self.peers[peer as usize];
-            if sp.links.get(conn.0 as usize) == Some(&id) {
-                sp.links[conn.0 as usize] = NO_LINK;
-            }
-            if Some(peer) != closer
-                && let Some(core) = self.core_mut(peer)
-            {
-                core.handle_disconnected(now, conn);
-                self.dirty.push(peer);
-            }
-        }
-        for (peer, _) in ends {
-            let flows: Vec<u32> = self
-                .net
-                .uploads_of(peer)
-                .iter()
-                .copied()
-                .filter(|&f| self.net.flow(f).is_some_and(|fl| fl.link == id))
-                .collect();
-            for f in flows {
-                self.net.remove(now, f, &mut self.obs);
-                self.queue.cancel(Key::Flow(f));
-            }
-        }
-        self.apply_moved();
-        self.free_links.push(id);
-    }
-
-    // ------------------------------------------------------------------ transfers
-
-    fn on_flow_done(&mut self, f: u32) {
-        let now = self.now;
-        let Some(flow) = self.net.remove(now, f, &mut self.obs) else {
-            return;
-        };
-        self.apply_moved();
-        self.obs.block_delivered(
-            now,
-            flow.from,
-            flow.to,
-            crate::units::Bytes(flow.block.len as u64),
-        );
-        self.watch.progress(now);
-        let link = &self.links[flow.link as usize];
-        let (generation, latency) = (link.generation, link.latency);
-        if let Some(conn) = link.side(flow.from)
-            && let Some(core) = self.core_mut(flow.from)
-        {
-            core.handle_block_sent(now, conn, flow.block);
-            self.dirty.push(flow.from);
-        }
-        // The block, then what was held behind it (the outbox sort is stable).
-        let link = &mut self.links[flow.link as usize];
-        let held = std::mem::take(&mut link.held[link.direction(flow.from)]);
-        for msg in std::iter::once(Message::Piece(flow.block)).chain(held) {
-            self.outbox.push((
-                now + latency,
-                Delivery {
-                    link: flow.link,
-                    generation,
-                    to: flow.to,
-                    msg,
-                },
-            ));
-        }
-        self.flush_outbox();
-    }
-
-    fn apply_moved(&mut self) {
-        let moved: Vec<(u32, SimTime)> = self.net.take_moved().collect();
-        for (flow, at) in moved {
-            if at == SimTime::NEVER {
-                self.queue.cancel(Key::Flow(flow));
-            } else {
-                self.queue.set(Key::Flow(flow), at);
-            }
         }
     }
 
@@ -652,6 +386,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
                     self.queue
                         .push(now + latency, Event::ConnectArrive { from: p, to });
                 }
+                Output::Cut { conn } => self.cut(p, conn),
                 Output::Disconnect { conn, .. } => {
                     if let Some(&link) = self.peers[p as usize].links.get(conn.0 as usize)
                         && link != NO_LINK
@@ -703,33 +438,28 @@ impl<'s, O: Observer> Simulation<'s, O> {
         }
     }
 
+    /// The link `p`'s core knows as `conn`, if it is still open.
+    fn link_of(&self, p: u32, conn: ConnId) -> Option<u32> {
+        let &link = self.peers[p as usize].links.get(conn.index())?;
+        (link != NO_LINK).then_some(link)
+    }
+
     fn send(&mut self, p: u32, conn: ConnId, msg: Message) {
-        let Some(&link_id) = self.peers[p as usize].links.get(conn.0 as usize) else {
+        let Some(link_id) = self.link_of(p, conn) else {
             return;
         };
-        if link_id == NO_LINK {
-            return;
+        if let Message::Piece(block) = msg {
+            return self.send_block(p, conn, link_id, block);
         }
         let link = &mut self.links[link_id as usize];
         let to = link.other(p);
         let direction = link.direction(p);
+        let sending = link.flows[direction]
+            .and_then(|f| self.net.flow(f))
+            .is_some_and(|f| f.block.is_some());
         let chokes = matches!(msg, Message::Choke | Message::Unchoke);
-        if chokes && (!link.held[direction].is_empty() || self.net.is_sending(p, link_id)) {
+        if chokes && (!link.held[direction].is_empty() || sending) {
             link.held[direction].push(msg);
-            return;
-        }
-        if let Message::Piece(block) = msg {
-            // The sender's choker may give connections unequal upload shares
-            // (PropShare, BitTyrant); a rechoke may change it mid-block
-            // (`reweight_uploads`).
-            let weight = self
-                .core_mut(p)
-                .map_or(crate::core::choker::EQUAL_WEIGHT, |core| {
-                    core.upload_weight(conn)
-                });
-            self.net
-                .start(self.now, p, to, link_id, block, weight, &mut self.obs);
-            self.apply_moved();
             return;
         }
         let delivery = Delivery {
