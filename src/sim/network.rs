@@ -260,9 +260,17 @@ impl Network {
         f.block.take()
     }
 
-    /// Stops flow `id`'s block at the next grain boundary (`grain` bytes): the block
-    /// becomes the prefix that will have gone by then. Returns whether it changed.
-    pub fn cut<O: Observer>(&mut self, now: SimTime, id: u32, grain: u32, obs: &mut O) -> bool {
+    /// Ends flow `id`'s block at offset `at` of its piece, or, if more has gone by now,
+    /// at the next grain boundary (`grain` bytes): the block becomes the prefix that
+    /// will have gone by then. Returns whether it changed.
+    pub fn cut<O: Observer>(
+        &mut self,
+        now: SimTime,
+        id: u32,
+        at: u32,
+        grain: u32,
+        obs: &mut O,
+    ) -> bool {
         self.settle(now, id, obs);
         let Some(f) = self.flows.get_mut(id as usize).and_then(Option::as_mut) else {
             return false;
@@ -273,7 +281,9 @@ impl Network {
         let sent = u64::try_from(f.sent / MICRO_BITS).unwrap_or(u64::MAX);
         let grain = u64::from(grain.max(1));
         // A grain under way finishes; one not started does not.
-        let boundary = (sent.div_ceil(grain) * grain).min(u64::from(b.len));
+        let next = sent.div_ceil(grain) * grain;
+        let wanted = u64::from(at.saturating_sub(b.offset));
+        let boundary = next.max(wanted).min(u64::from(b.len));
         let len = u32::try_from(boundary).unwrap_or(b.len);
         if len == b.len {
             return false;

@@ -120,7 +120,8 @@ impl Peer {
             // BEP 3: a choke discards the requests not yet served, and a run of wire
             // blocks being sent stops at the next one's end.
             c.queued.clear();
-            self.cut_sending(id);
+            let at = c.sending.map_or(0, |b| b.offset);
+            self.cut_sending(id, at);
             self.send(id, Message::Choke);
         } else {
             self.send(id, Message::Unchoke);
@@ -166,17 +167,18 @@ impl Peer {
         self.scratch_unchoke = unchoke;
     }
 
-    /// Asks the host to stop the block being sent on `conn` at the next grain boundary,
-    /// if it is longer than one grain (so there is something to stop).
-    pub(super) fn cut_sending(&mut self, conn: ConnId) {
+    /// Asks the host to end the block being sent on `conn` at offset `at` of its piece
+    /// (or at the next grain boundary, if past it), if that leaves something to stop:
+    /// the block is longer than one grain and `at` falls inside it.
+    pub(super) fn cut_sending(&mut self, conn: ConnId, at: u32) {
         let grain = self.cfg.geometry.grain_len();
-        let long = self
+        let cuts = self
             .conns
             .get(conn)
             .and_then(|c| c.sending)
-            .is_some_and(|b| b.len > grain);
-        if long {
-            self.out.push_back(super::Output::Cut { conn });
+            .is_some_and(|b| b.len > grain && at < b.offset + b.len);
+        if cuts {
+            self.out.push_back(super::Output::Cut { conn, at });
         }
     }
 

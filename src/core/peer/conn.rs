@@ -113,11 +113,51 @@ impl Conn {
     }
 
     /// Whether a block on its way from this neighbour is one we asked it for, or the
-    /// start of one (a sender may stop a run early, at a grain boundary).
+    /// start of one (a sender may stop a run early, at a grain boundary), or one whose
+    /// tail we cancelled after the sender had got to it.
     pub(super) fn asked_for(&self, block: &BlockRef) -> bool {
         let ours =
             |r: &BlockRef| r.piece == block.piece && r.offset == block.offset && block.len <= r.len;
-        self.requested.iter().any(ours) || self.withdrawn.iter().any(ours)
+        self.requested.iter().any(ours)
+            || self.withdrawn.iter().any(ours)
+            || self.cancelled_tail_of(block).is_some()
+    }
+
+    /// The request `block` starts and the cancelled tail it runs into: the sender had
+    /// got past the point where we cut the request before our cancel reached it.
+    fn cancelled_tail_of(&self, block: &BlockRef) -> Option<(BlockRef, BlockRef)> {
+        let mut lists = self.requested.iter().chain(self.withdrawn.iter());
+        let head = *lists
+            .find(|r| r.piece == block.piece && r.offset == block.offset && block.len > r.len)?;
+        let end = head.offset + head.len;
+        let tail = *self.withdrawn.iter().find(|w| {
+            w.piece == block.piece && w.offset == end && block.offset + block.len <= end + w.len
+        })?;
+        Some((head, tail))
+    }
+
+    /// Takes `block` off the requests: a request it starts, extended into the cancelled
+    /// tail it runs into (see [`Conn::asked_for`]). Whether it was one.
+    pub(super) fn take_with_cancelled_tail(&mut self, block: &BlockRef) -> bool {
+        let Some((head, tail)) = self.cancelled_tail_of(block) else {
+            return false;
+        };
+        if let Some(i) = self.requested.iter().position(|r| *r == head) {
+            self.requested.swap_remove(i);
+        } else if let Some(i) = self.withdrawn.iter().position(|r| *r == head) {
+            self.withdrawn.remove(i);
+        }
+        let end = block.offset + block.len;
+        if let Some(i) = self.withdrawn.iter().position(|w| *w == tail) {
+            if tail.offset + tail.len <= end {
+                self.withdrawn.remove(i);
+            } else {
+                let w = &mut self.withdrawn[i];
+                w.len -= end - w.offset;
+                w.offset = end;
+            }
+        }
+        true
     }
 }
 

@@ -66,16 +66,25 @@ impl Peer {
         }
     }
 
+    /// A cancel names a request, or the tail of one (a run of grains is a batch of
+    /// 16 KiB requests, and a receiver may give up its last ones): a queued request loses
+    /// it, and the block being sent stops where the cancelled part begins.
     fn on_cancel(&mut self, conn: ConnId, block: BlockRef) {
-        if let Some(c) = self.conns.get_mut(conn) {
-            c.queued.retain(|b| *b != block);
+        let ends_with = |r: &BlockRef| {
+            r.piece == block.piece
+                && r.offset <= block.offset
+                && r.offset + r.len == block.offset + block.len
+        };
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        c.queued
+            .retain(|r| !(ends_with(r) && r.offset == block.offset));
+        for r in c.queued.iter_mut().filter(|r| ends_with(r)) {
+            r.len = block.offset - r.offset;
         }
-        if self
-            .conns
-            .get(conn)
-            .is_some_and(|c| c.sending == Some(block))
-        {
-            self.cut_sending(conn);
+        if c.sending.is_some_and(|s| ends_with(&s)) {
+            self.cut_sending(conn, block.offset);
         }
     }
 

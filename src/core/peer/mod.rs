@@ -90,13 +90,17 @@ pub enum Output {
         /// Whom to connect to.
         peer: PeerId,
     },
-    /// Stop the block being sent on `conn` at the next grain (16 KiB) boundary, and
-    /// report [`Peer::handle_block_sent`] with the part that went: the receiver choked
-    /// or cancelled, and a run of several wire blocks is cut short as a real client
-    /// would stop between two. A host that sends 16 KiB blocks has nothing to cut.
+    /// End the block being sent on `conn` at offset `at` of its piece — or, if the
+    /// sender is already past it, at the next grain (16 KiB) boundary — and report
+    /// [`Peer::handle_block_sent`] with the part that went: we choked the receiver or it
+    /// cancelled (all or the tail of the run), and a run of several wire blocks stops as
+    /// a real client would stop between two. A host that sends 16 KiB blocks has
+    /// nothing to cut.
     Cut {
         /// The connection.
         conn: ConnId,
+        /// Where the block should end, as an offset in its piece.
+        at: u32,
     },
     /// Close `conn`; the peer has already forgotten it.
     Disconnect {

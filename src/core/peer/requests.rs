@@ -118,7 +118,7 @@ impl Peer {
             });
         } else if let Some(i) = c.withdrawn.iter().position(is_ours) {
             c.withdrawn.remove(i);
-        } else {
+        } else if !c.take_with_cancelled_tail(&block) {
             let why = CloseReason::Protocol("sent a block nobody requested");
             return self.close(now, conn, why);
         }
@@ -167,8 +167,9 @@ impl Peer {
         }
     }
 
-    /// In endgame other neighbours may have some of these grains on order: cancel those
-    /// requests there (what else they covered goes back to the pool).
+    /// In endgame other neighbours may have some of these grains on order: cancel them
+    /// there — the tail of a request whose tail this block covers, else the whole request
+    /// (what else it covered goes back to the pool).
     fn cancel_duplicates(&mut self, except: ConnId, block: BlockRef) {
         for id in self.conns.ids() {
             if id == except {
@@ -178,13 +179,23 @@ impl Peer {
                 continue;
             };
             let mut cancelled = Vec::new();
-            c.requested.retain(|r| {
-                let dup = overlaps(r, &block);
-                if dup {
+            for r in c.requested.iter_mut().filter(|r| overlaps(r, &block)) {
+                let covers_tail =
+                    block.offset > r.offset && block.offset + block.len >= r.offset + r.len;
+                if covers_tail {
+                    let tail = BlockRef {
+                        offset: block.offset,
+                        len: r.offset + r.len - block.offset,
+                        ..*r
+                    };
+                    r.len -= tail.len;
+                    cancelled.push(tail);
+                } else {
                     cancelled.push(*r);
+                    r.len = 0;
                 }
-                !dup
-            });
+            }
+            c.requested.retain(|r| r.len > 0);
             if cancelled.is_empty() {
                 continue;
             }
@@ -341,7 +352,10 @@ impl Peer {
             self.wanted.clear(piece);
             self.picker.unwant(piece);
             let mut grains = vec![GrainState::Missing; geometry.grains_in(piece) as usize];
-            let count = max.min(grains.len());
+            // A new piece is asked of one sender half at a time (runs of grains): the rest
+            // goes to whoever has room next, as 16 KiB requests spread a piece over the
+            // connections with room (docs/design.md, "Blocks and grains").
+            let count = max.min(grains.len().div_ceil(2)).max(1);
             for g in &mut grains[..count] {
                 *g = GrainState::Requested(1);
             }
@@ -359,38 +373,55 @@ impl Peer {
         self.endgame_block(conn)
     }
 
-    /// Endgame: a run of grains already on order elsewhere (by fewer than
-    /// [`ENDGAME_DUPLICATES`] neighbours), not already asked of `conn`.
+    /// Endgame: grains already on order elsewhere (by fewer than
+    /// [`ENDGAME_DUPLICATES`] neighbours), not already asked of `conn`. With 16 KiB
+    /// blocks, the first such grain, as clients ask. With runs (fast mode), the second
+    /// half of the longest such run, so that two senders work on different ends of what
+    /// is left, as 16 KiB requests spread over connections would; whichever grains
+    /// arrive first are cancelled at the other.
     fn endgame_block(&mut self, conn: ConnId) -> Option<BlockRef> {
         let geometry = self.cfg.geometry;
         let max = geometry.grains_per_request() as usize;
         let c = self.conns.get(conn)?;
         let once = |g| matches!(g, GrainState::Requested(n) if n < ENDGAME_DUPLICATES);
-        for partial in self.partials.iter_mut() {
+        // (partial, first grain, count) of the run to share.
+        let mut best: Option<(usize, usize, usize)> = None;
+        'pieces: for (pi, partial) in self.partials.iter().enumerate() {
             if !c.remote.get(partial.piece) {
                 continue;
             }
             let mut first = 0;
             while first < partial.grains.len() {
-                let count = partial.run_from(first, max, once);
+                let count = if max == 1 {
+                    usize::from(once(partial.grains[first]))
+                } else {
+                    partial.run_from(first, usize::MAX, once)
+                };
                 if count == 0 {
                     first += 1;
                     continue;
                 }
                 let run = geometry.grain_run(partial.piece, narrow(first), narrow(count));
-                if c.requested.iter().any(|r| overlaps(r, &run)) {
-                    first += count;
-                    continue;
-                }
-                for g in &mut partial.grains[first..first + count] {
-                    if let GrainState::Requested(n) = *g {
-                        *g = GrainState::Requested(n + 1);
+                let mine = c.requested.iter().any(|r| overlaps(r, &run));
+                if !mine && best.is_none_or(|(_, _, n)| count > n) {
+                    best = Some((pi, first, count));
+                    if max == 1 {
+                        break 'pieces;
                     }
                 }
-                return Some(run);
+                first += count;
             }
         }
-        None
+        let (pi, first, count) = best?;
+        let half = count / 2;
+        let (first, count) = (first + half, (count - half).min(max));
+        let partial = &mut self.partials[pi];
+        for g in &mut partial.grains[first..first + count] {
+            if let GrainState::Requested(n) = *g {
+                *g = GrainState::Requested(n + 1);
+            }
+        }
+        Some(geometry.grain_run(partial.piece, narrow(first), narrow(count)))
     }
 
     /// The grains of `b` are no longer on order from one neighbour (choke, cancel,

@@ -386,7 +386,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
                     self.queue
                         .push(now + latency, Event::ConnectArrive { from: p, to });
                 }
-                Output::Cut { conn } => self.cut(p, conn),
+                Output::Cut { conn, at } => self.cut(p, conn, at),
                 Output::Disconnect { conn, .. } => {
                     if let Some(&link) = self.peers[p as usize].links.get(conn.0 as usize)
                         && link != NO_LINK

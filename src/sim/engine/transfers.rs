@@ -104,8 +104,9 @@ impl<O: Observer> Simulation<'_, O> {
         }
     }
 
-    /// The core of `p` asked to stop the block it sends on `conn` at the next grain.
-    pub(super) fn cut(&mut self, p: u32, conn: ConnId) {
+    /// The core of `p` asked to end the block it sends on `conn` at offset `at` of its
+    /// piece (or at the next grain, if past it).
+    pub(super) fn cut(&mut self, p: u32, conn: ConnId, at: u32) {
         let Some(link_id) = self.link_of(p, conn) else {
             return;
         };
@@ -114,7 +115,7 @@ impl<O: Observer> Simulation<'_, O> {
             return;
         };
         let grain = self.geometry.grain_len();
-        if self.net.cut(self.now, f, grain, &mut self.obs) {
+        if self.net.cut(self.now, f, at, grain, &mut self.obs) {
             self.apply_moved();
         }
     }

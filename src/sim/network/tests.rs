@@ -117,7 +117,7 @@ fn a_block_continues_on_its_flow_and_a_cut_stops_at_the_next_grain() {
     // 1 MiB at 8 Mbit/s: 1 MB a second.
     let f = net.start(SimTime::ZERO, 0, 1, 0, block(0), 1, &mut obs);
     let t = SimTime(100_000); // 100 kB sent: grain 7 (16 KiB grains) is under way.
-    assert!(net.cut(t, f, 16 << 10, &mut obs));
+    assert!(net.cut(t, f, 0, 16 << 10, &mut obs));
     assert_eq!(
         net.flow(f).and_then(|f| f.block).map(|b| b.len),
         Some(7 * (16 << 10))
