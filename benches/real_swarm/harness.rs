@@ -336,6 +336,7 @@ fn spec_json(
         let g = &scenario.groups[m.group];
         let p = &g.policy;
         peers.push(serde_json::json!({
+            "group": g.name,
             "role": if m.role == Role::Seed { "seed" } else { "leecher" },
             "upload_bytes_per_s": m.upload.0 / 8,
             "download_bytes_per_s": m.download.0 / 8,

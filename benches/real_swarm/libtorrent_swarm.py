@@ -5,11 +5,12 @@ python3-libtorrent: `apt-get install -y python3-libtorrent`).
 Usage: libtorrent_swarm.py SPEC.json
 
 SPEC.json (written by the bench) names the torrent, the seeds' data folder, a work
-folder for the leechers' downloads, a wall-clock limit, and every peer: its role
-("seed" or "leecher"), upload and download limit in bytes/s (0: unlimited), join time
-and linger in seconds (linger null: stays forever; 0: leaves the moment it completes),
-optional abort time, and its choking policy (regular and optimistic unchoke slots,
-rechoke and optimistic intervals in whole seconds, seed choker) and connection limit.
+folder for the leechers' downloads, a wall-clock limit, and every peer: its group (a
+name, for trace_summary.py), its role ("seed" or "leecher"), upload and download limit
+in bytes/s (0: unlimited), join time and linger in seconds (linger null: stays forever;
+0: leaves the moment it completes), optional abort time, and its choking policy
+(regular and optimistic unchoke slots, rechoke and optimistic intervals in whole
+seconds, seed choker) and connection limit.
 With `trace_path`, it also writes a trace of every connection there (see Trace).
 
 Every peer is its own lt.session listening on 127.0.0.1 (port chosen by the kernel),
