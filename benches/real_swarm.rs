@@ -10,8 +10,8 @@
 //! 3); `REAL_SWARM_KEEP=1` keeps the run folders (spec.json, the driver's report and
 //! log); `REAL_SWARM_TRACE=1` keeps them with a `trace.jsonl` of every connection (who
 //! chokes whom, rates, every 2 s), which `benches/real_swarm/trace_summary.py RUN_DIR`
-//! sums up by group. The simulated figures come from the simulator at run time with the scenario's
-//! seed; for scale, the bench also prints the simulated means over
+//! sums up by group. The simulated figures come from the simulator at run time with the
+//! scenario's seed; for scale, the bench also prints the simulated means over
 //! [`SIM_REPLICATES`] replicate seeds (which redraw the join times).
 //!
 //! Needs (Debian): `apt-get install -y python3-libtorrent`; a missing module fails the
