@@ -23,7 +23,8 @@ mod harness;
 use harness::{Figures, RealRun};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use swarmlab::scenario::{Role, Scenario, replicate_seed};
+use swarmlab::core::Role;
+use swarmlab::scenario::{Scenario, replicate_seed};
 
 /// Real runs per scenario when `REAL_SWARM_RUNS` is not set.
 const DEFAULT_RUNS: usize = 3;

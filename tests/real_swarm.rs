@@ -20,7 +20,8 @@ mod harness;
 
 use harness::{Figures, RealRun};
 use std::path::Path;
-use swarmlab::scenario::{Role, Scenario};
+use swarmlab::core::Role;
+use swarmlab::scenario::Scenario;
 
 /// Real runs per swarm (they vary by several per cent).
 const RUNS: usize = 3;

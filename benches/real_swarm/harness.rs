@@ -29,8 +29,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use swarmlab::core::population::{Member, draw_population};
-use swarmlab::scenario::{ChokerKind, PickerKind, Policy, Role, Scenario, SeedChokerKind, Stop};
+use swarmlab::core::strategy::builtin;
+use swarmlab::core::{Policy, Role};
+use swarmlab::scenario::population::{Member, draw_population};
+use swarmlab::scenario::{Scenario, Stop};
 use swarmlab::tcp::metainfo;
 use swarmlab::tcp::tracker_http::{TrackerConfig, TrackerServer};
 use swarmlab::units::SimDuration;
@@ -141,16 +143,16 @@ pub fn check_playable(scenario: &Scenario) -> Result<(), String> {
 
 /// libtorrent plays tit-for-tat with rarest-first, on whole-second intervals.
 fn check_policy(group: &str, p: &Policy) -> Result<(), String> {
-    if p.choker != ChokerKind::TitForTat {
+    if p.choker != builtin::TIT_FOR_TAT {
         return Err(format!(
             "group.{group}.choker: libtorrent's choker is tit-for-tat, not {}",
-            p.choker.name()
+            p.choker
         ));
     }
-    if p.picker != PickerKind::RarestFirst {
+    if p.picker != builtin::RAREST_FIRST {
         return Err(format!(
             "group.{group}.picker: libtorrent picks rarest-first, not {}",
-            p.picker.name()
+            p.picker
         ));
     }
     whole_seconds(group, "rechoke_interval", p.rechoke_interval)?;
@@ -171,7 +173,8 @@ fn whole_seconds(group: &str, field: &str, d: SimDuration) -> Result<u64, String
 
 /// The simulator's figures for `scenario` with `seed`, computed now.
 pub fn simulated(scenario: &Scenario, seed: u64) -> Figures {
-    let (_, result) = swarmlab::run::simulate(scenario, seed, |_| {});
+    let (_, result) =
+        swarmlab::run::simulate(scenario, seed, |_| {}).expect("built-in strategies");
     let leechers: Vec<LeecherTimes> = result
         .peers
         .iter()
@@ -195,7 +198,8 @@ fn group_index(scenario: &Scenario, name: &str) -> usize {
 
 /// The simulated run's length from time zero, which sizes the real run's time limit.
 pub fn simulated_span_s(scenario: &Scenario, seed: u64) -> f64 {
-    let (outcome, _) = swarmlab::run::simulate(scenario, seed, |_| {});
+    let (outcome, _) =
+        swarmlab::run::simulate(scenario, seed, |_| {}).expect("built-in strategies");
     outcome.end.as_secs_f64()
 }
 
@@ -348,10 +352,7 @@ fn spec_json(
             "rechoke_interval_s": whole_seconds(&g.name, "rechoke_interval", p.rechoke_interval)?,
             "optimistic_interval_s":
                 whole_seconds(&g.name, "optimistic_interval", p.optimistic_interval)?,
-            "seed_choker": match p.seed_choker {
-                SeedChokerKind::FastestUpload => "fastest-upload",
-                SeedChokerKind::RoundRobin => "round-robin",
-            },
+            "seed_choker": p.seed_choker.as_str(),
             "max_connections": scenario.tracker.max_neighbours,
         }));
     }
