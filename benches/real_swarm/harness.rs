@@ -173,8 +173,7 @@ fn whole_seconds(group: &str, field: &str, d: SimDuration) -> Result<u64, String
 
 /// The simulator's figures for `scenario` with `seed`, computed now.
 pub fn simulated(scenario: &Scenario, seed: u64) -> Figures {
-    let (_, result) =
-        swarmlab::run::simulate(scenario, seed, |_| {}).expect("built-in strategies");
+    let (_, result) = swarmlab::run::simulate(scenario, seed, |_| {}).expect("built-in strategies");
     let leechers: Vec<LeecherTimes> = result
         .peers
         .iter()
