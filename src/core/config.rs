@@ -37,6 +37,32 @@ impl Role {
     }
 }
 
+/// How often a peer corrupts what it sends: the probability that each grain (16 KiB
+/// wire block; see [`Geometry`]) of a block it sends is altered — a polluter, or a peer
+/// with a faulty disk. Honest peers have [`Corruption::NONE`] and draw nothing for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Corruption(f64);
+
+impl Corruption {
+    /// An honest peer.
+    pub const NONE: Corruption = Corruption(0.0);
+
+    /// Corruption with probability `p`, if `0 <= p <= 1`.
+    pub fn new(p: f64) -> Option<Corruption> {
+        (0.0..=1.0).contains(&p).then_some(Corruption(p))
+    }
+
+    /// The probability that a grain it sends is corrupt.
+    pub fn probability(self) -> f64 {
+        self.0
+    }
+
+    /// Whether it ever corrupts anything.
+    pub fn corrupts(self) -> bool {
+        self.0 > 0.0
+    }
+}
+
 /// How many block requests a peer keeps outstanding on a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pipeline {
@@ -136,6 +162,8 @@ pub struct PeerConfig {
     /// limit): chokers that budget upload (BitTyrant) use it, and estimate it from rates
     /// without it.
     pub upload_capacity: Option<Rate>,
+    /// How often the blocks it sends are corrupt (a polluter).
+    pub corrupt: Corruption,
 }
 
 impl PeerConfig {
@@ -150,6 +178,7 @@ impl PeerConfig {
             role,
             neighbourhood: Neighbourhood::default(),
             upload_capacity: None,
+            corrupt: Corruption::NONE,
         }
     }
 }

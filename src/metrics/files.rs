@@ -69,6 +69,10 @@ pub struct Summary {
     pub bytes_downloaded: u64,
     /// Events the backend processed.
     pub events: u64,
+    /// Piece checks that failed, over all peers (a piece fetched again counts again).
+    pub pieces_failed: u64,
+    /// Bytes thrown away with the pieces that failed (each failure: the piece's size).
+    pub bytes_discarded: u64,
 }
 
 /// A row of `peers.csv`.
@@ -94,6 +98,10 @@ pub struct PeerRecord {
     pub uploaded: Bytes,
     /// Bytes delivered to it.
     pub downloaded: Bytes,
+    /// Pieces it received that failed its check.
+    pub pieces_failed: u64,
+    /// Peers that banned it (proven twice to have sent them bad data).
+    pub banned_by: u64,
 }
 
 impl PeerRecord {
@@ -174,6 +182,8 @@ impl Summary {
         "bytes_uploaded",
         "bytes_downloaded",
         "events",
+        "pieces_failed",
+        "bytes_discarded",
     ];
 
     /// The row's cells as written, matching [`Summary::COLUMNS`].
@@ -193,6 +203,8 @@ impl Summary {
             self.bytes_uploaded.to_string(),
             self.bytes_downloaded.to_string(),
             self.events.to_string(),
+            self.pieces_failed.to_string(),
+            self.bytes_discarded.to_string(),
         ]
     }
 }
@@ -241,6 +253,8 @@ impl RunResult {
             "download_s",
             "uploaded_bytes",
             "downloaded_bytes",
+            "pieces_failed",
+            "banned_by",
         ])
         .map_err(|e| err(path, e))?;
         for p in &self.peers {
@@ -256,6 +270,8 @@ impl RunResult {
                 opt(p.download_time(), |d| secs(d.0)),
                 p.uploaded.0.to_string(),
                 p.downloaded.0.to_string(),
+                p.pieces_failed.to_string(),
+                p.banned_by.to_string(),
             ])
             .map_err(|e| err(path, e))?;
         }

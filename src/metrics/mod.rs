@@ -64,4 +64,14 @@ pub trait Observer {
     fn flow(&mut self, from: PeerIndex, to: PeerIndex, start: SimTime, end: SimTime, rate: Rate);
     /// A block of `bytes` was delivered whole from `from` to `to`.
     fn block_delivered(&mut self, now: SimTime, from: PeerIndex, to: PeerIndex, bytes: Bytes);
+    /// A peer's check of a piece of `bytes` failed: it threw the piece away. Ignored by
+    /// default.
+    fn piece_failed(&mut self, now: SimTime, peer: PeerIndex, piece: u32, bytes: Bytes) {
+        let _ = (now, peer, piece, bytes);
+    }
+    /// Peer `by` banned peer `banned` (proven twice to have sent it bad data): it will
+    /// not trade with it again. Ignored by default.
+    fn peer_banned(&mut self, now: SimTime, by: PeerIndex, banned: PeerIndex) {
+        let _ = (now, by, banned);
+    }
 }

@@ -3,7 +3,7 @@
 //! # What it tracks
 //!
 //! * per peer: join, completion and leave times, bytes up and down (from
-//!   `block_delivered`);
+//!   `block_delivered`), pieces that failed its checks, and how many peers banned it;
 //! * the replica count of every chunk among the peers present: a seed-role peer joins
 //!   holding every chunk, `piece_verified` adds one, `peer_left` removes what it held;
 //! * leechers and seeds present. A "seed" here is any peer present holding the whole
@@ -78,6 +78,7 @@ pub struct Recorder {
     chunk_replicas: Vec<u32>,
     bytes_uploaded: u64,
     bytes_downloaded: u64,
+    bytes_discarded: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -89,6 +90,8 @@ struct PeerState {
     holds_all: bool,
     uploaded: u64,
     downloaded: u64,
+    pieces_failed: u64,
+    banned_by: u64,
 }
 
 impl PeerState {
@@ -133,6 +136,7 @@ impl Recorder {
             chunk_replicas: Vec::new(),
             bytes_uploaded: 0,
             bytes_downloaded: 0,
+            bytes_discarded: 0,
         }
     }
 
@@ -170,6 +174,8 @@ impl Recorder {
                 leave: p.leave,
                 uploaded: Bytes(p.uploaded),
                 downloaded: Bytes(p.downloaded),
+                pieces_failed: p.pieces_failed,
+                banned_by: p.banned_by,
             })
             .collect();
         let capacities: Vec<(Role, Rate, Rate)> = peers
@@ -239,6 +245,8 @@ impl Recorder {
             bytes_uploaded: self.bytes_uploaded,
             bytes_downloaded: self.bytes_downloaded,
             events,
+            pieces_failed: peers.iter().map(|p| p.pieces_failed).sum(),
+            bytes_discarded: self.bytes_discarded,
         }
     }
 
@@ -367,6 +375,8 @@ impl Observer for Recorder {
             holds_all,
             uploaded: 0,
             downloaded: 0,
+            pieces_failed: 0,
+            banned_by: 0,
         };
         if holds_all {
             self.seeds += 1;
@@ -437,6 +447,21 @@ impl Observer for Recorder {
             p.downloaded += bytes.0;
         }
     }
+
+    fn piece_failed(&mut self, now: SimTime, peer: PeerIndex, _piece: u32, bytes: Bytes) {
+        self.advance(now);
+        if let Some(p) = self.peer_mut(peer) {
+            p.pieces_failed += 1;
+            self.bytes_discarded += bytes.0;
+        }
+    }
+
+    fn peer_banned(&mut self, now: SimTime, _by: PeerIndex, banned: PeerIndex) {
+        self.advance(now);
+        if let Some(p) = self.peer_mut(banned) {
+            p.banned_by += 1;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -480,6 +505,9 @@ mod tests {
         r.flow(0, 1, SimTime(0), SimTime(S), Rate::mbit(8));
         r.block_delivered(SimTime(S), 0, 1, mib);
         r.piece_verified(SimTime(S), 1, 0);
+        // Peer 2's first copy of piece 1 failed its check, and peer 2 banned the seed.
+        r.piece_failed(SimTime(S), 2, 1, mib);
+        r.peer_banned(SimTime(S), 2, 0);
         r.flow(0, 2, SimTime(S / 2), SimTime(3 * S / 2), Rate::mbit(4));
         r.block_delivered(SimTime(3 * S / 2), 0, 2, mib);
         r.piece_verified(SimTime(3 * S / 2), 2, 1);
@@ -612,26 +640,29 @@ mod tests {
         assert_eq!(
             summary,
             "scenario,seed,backend,peers,completed,makespan_s,mean_download_s,median_download_s,\
-             p95_download_s,bound_s,efficiency,bytes_uploaded,bytes_downloaded,events\n\
-             small,3,sim,3,1,2.500000,2.500000,2.500000,2.500000,4.194304,1.677722,5242880,5242880,42\n"
+             p95_download_s,bound_s,efficiency,bytes_uploaded,bytes_downloaded,events,\
+             pieces_failed,bytes_discarded\n\
+             small,3,sim,3,1,2.500000,2.500000,2.500000,2.500000,4.194304,1.677722,5242880,5242880,42,\
+             1,1048576\n"
         );
         let peers = read("peers.csv");
         let lines: Vec<&str> = peers.lines().collect();
         assert_eq!(
             lines[0],
-            "peer,group,role,upload_bps,download_bps,join_s,complete_s,leave_s,download_s,uploaded_bytes,downloaded_bytes"
+            "peer,group,role,upload_bps,download_bps,join_s,complete_s,leave_s,download_s,\
+             uploaded_bytes,downloaded_bytes,pieces_failed,banned_by"
         );
         assert_eq!(
             lines[1],
-            "0,seeds,seed,8000000,80000000,0.000000,,,,5242880,0"
+            "0,seeds,seed,8000000,80000000,0.000000,,,,5242880,0,0,1"
         );
         assert_eq!(
             lines[2],
-            "1,leechers,leecher,8000000,80000000,0.000000,2.500000,3.000000,2.500000,0,4194304"
+            "1,leechers,leecher,8000000,80000000,0.000000,2.500000,3.000000,2.500000,0,4194304,0,0"
         );
         assert_eq!(
             lines[3],
-            "2,leechers,leecher,8000000,80000000,0.500000,,,,0,1048576"
+            "2,leechers,leecher,8000000,80000000,0.500000,,,,0,1048576,1,0"
         );
         assert_eq!(
             read("swarm.csv"),

@@ -24,6 +24,7 @@ pub(crate) fn group(name: &str, count: u32, role: Role, up_mbit: u64, down_mbit:
         linger: Stay::Forever,
         abort: None,
         policy: Policy::default(),
+        corrupt: crate::core::Corruption::NONE,
     }
 }
 

@@ -22,7 +22,7 @@ mod write;
 pub use error::ScenarioError;
 pub use sweep::{SweepPoint, replicate_seed};
 
-use crate::core::{Geometry, Neighbourhood, Policy, Role, Strategies};
+use crate::core::{Corruption, Geometry, Neighbourhood, Policy, Role, Strategies};
 use crate::units::{ArrivalRate, Bytes, Rate, SimDuration};
 use std::fmt;
 use std::path::Path;
@@ -230,6 +230,8 @@ pub struct Group {
     pub abort: Option<Stay>,
     /// The group's policy (scenario defaults with the group's overrides applied).
     pub policy: Policy,
+    /// How often the blocks its peers send are corrupt (`corrupt = P`; 0: honest).
+    pub corrupt: Corruption,
 }
 
 /// When a run stops.

@@ -12,7 +12,7 @@ use super::values::{self, positive_duration, positive_size};
 use super::{
     BlockSize, FileSpec, Group, RunSpec, Scenario, Stay, Stop, StrategyTable, TrackerSpec,
 };
-use crate::core::{Pipeline, Policy, Role, StrategyKind};
+use crate::core::{Corruption, Pipeline, Policy, Role, StrategyKind};
 use crate::units::{Bytes, SimDuration};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -54,7 +54,7 @@ pub(crate) const POLICY_KEYS: &[&str] = &[
 ];
 /// A group's own keys (policy overrides come on top).
 pub(crate) const GROUP_KEYS: &[&str] = &[
-    "name", "count", "role", "upload", "download", "latency", "join", "linger", "abort",
+    "name", "count", "role", "upload", "download", "latency", "join", "linger", "abort", "corrupt",
 ];
 /// Keys of `[run]`.
 pub(crate) const RUN_KEYS: &[&str] = &["seed", "stop", "sample_interval"];
@@ -406,6 +406,10 @@ fn group(
         },
         None => None,
     };
+    let corrupt = match t.get("corrupt") {
+        Some(f) => values::corruption(&f)?,
+        None => Corruption::NONE,
+    };
     let mut policy = defaults.clone();
     for key in t.keys() {
         if POLICY_KEYS.contains(&key)
@@ -425,6 +429,7 @@ fn group(
         linger,
         abort,
         policy,
+        corrupt,
     };
     Ok((group, name_field.line))
 }

@@ -51,6 +51,7 @@ impl Member {
             policy: scenario.groups[self.group].policy.clone(),
             neighbourhood: scenario.tracker.neighbourhood(),
             upload_capacity: Some(self.upload),
+            corrupt: scenario.groups[self.group].corrupt,
             ..PeerConfig::new(id, scenario.file.geometry(), self.role)
         }
     }

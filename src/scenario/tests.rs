@@ -615,7 +615,7 @@ fn bad_sweeps_are_errors() {
     let sweep = |body: &str| error(&format!("{BASE}[sweep]\n{body}\n"));
     assert_eq!(
         sweep("\"group.leechers.cout\" = [1]"),
-        "bad.toml:17: sweep.group.leechers.cout: \"cout\" is not a group field that can be swept (expected one of count, role, upload, download, latency, join, linger, abort, picker, random_first, endgame, choker, upload_slots, optimistic_slots, rechoke_interval, optimistic_interval, rate_window, seed_choker, pipeline)"
+        "bad.toml:17: sweep.group.leechers.cout: \"cout\" is not a group field that can be swept (expected one of count, role, upload, download, latency, join, linger, abort, corrupt, picker, random_first, endgame, choker, upload_slots, optimistic_slots, rechoke_interval, optimistic_interval, rate_window, seed_choker, pipeline)"
     );
     assert_eq!(
         sweep("\"group.peers.count\" = [1]"),
@@ -697,6 +697,70 @@ fn replicate_seeds_follow_the_documented_rule() {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
     assert_eq!(replicate_seed(1, 1), z >> 1);
+}
+
+#[test]
+fn corrupt_is_a_probability_read_strictly() {
+    let polluted = |value: &str| format!("{BASE}corrupt = {value}\n");
+    assert_eq!(parse(BASE).groups[1].corrupt, crate::core::Corruption::NONE);
+    for (text, p) in [
+        ("0.25", 0.25),
+        ("1", 1.0),
+        ("0", 0.0),
+        ("1.0", 1.0),
+        ("0.0", 0.0),
+    ] {
+        let got = parse(&polluted(text)).groups[1].corrupt.probability();
+        assert_eq!(got, p, "{text}");
+    }
+    let expected = "(expected a probability from 0 to 1, e.g. corrupt = 0.5)";
+    for (text, found) in [
+        ("1.5", "1.5 is out of range"),
+        ("-0.1", "-0.1 is out of range"),
+        ("2", "2 is out of range"),
+        ("nan", "NaN is out of range"),
+        ("inf", "inf is out of range"),
+        ("\"0.5\"", "\"0.5\" is a string"),
+    ] {
+        assert_eq!(
+            error(&polluted(text)),
+            format!("bad.toml:16: group.leechers.corrupt: {found} {expected}"),
+        );
+    }
+    // Not a [policy] key: it says what a group's peers are, not how they play.
+    assert!(error(&format!("[policy]\ncorrupt = 0.5\n{BASE}")).contains("policy.corrupt"));
+}
+
+#[test]
+fn corrupt_is_written_back_for_polluters_only_and_sweeps() {
+    let s = parse(&format!("{BASE}corrupt = 0.1\n"));
+    let text = s.to_toml();
+    assert_eq!(text.matches("corrupt = 0.1\n").count(), 1, "{text}");
+    assert_eq!(
+        Scenario::from_str_named(&text, "x.toml").expect("parses"),
+        s
+    );
+    assert!(!parse(BASE).to_toml().contains("corrupt"));
+    let swept = parse(&format!(
+        "{BASE}[sweep]\n\"group.leechers.corrupt\" = [0, 0.5, 1]\n"
+    ));
+    let corrupt: Vec<f64> = swept
+        .sweep_points()
+        .iter()
+        .map(|p| {
+            swept.with_overrides(p).expect("applies").groups[1]
+                .corrupt
+                .probability()
+        })
+        .collect();
+    assert_eq!(corrupt, [0.0, 0.5, 1.0]);
+    let e = error(&format!(
+        "{BASE}[sweep]\n\"group.leechers.corrupt\" = [0.5, 7]\n"
+    ));
+    assert!(
+        e.contains("sweep.group.leechers.corrupt") && e.contains("7 is out of range"),
+        "{e}"
+    );
 }
 
 // ------------------------------------------------------------------ round trip

@@ -9,7 +9,9 @@
 use super::error::ScenarioError;
 use super::read::Field;
 use super::{Dist, Join, Stay};
+use crate::core::Corruption;
 use crate::units::{ArrivalRate, Bytes, Rate, SimDuration};
+use toml_edit::Value;
 
 /// A rate or a distribution of rates, all greater than zero.
 pub(crate) fn rate_dist(f: &Field) -> Result<Dist<Rate>, ScenarioError> {
@@ -21,6 +23,29 @@ pub(crate) fn latency_dist(f: &Field) -> Result<Dist<SimDuration>, ScenarioError
     dist(f, "a duration, e.g. \"20 ms\"", |f| {
         f.quantity("a duration, e.g. \"20 ms\"")
     })
+}
+
+/// `corrupt`: a probability from 0 to 1 (0 and 1 may be written as integers).
+pub(crate) fn corruption(f: &Field) -> Result<Corruption, ScenarioError> {
+    const EXPECTED: &str = "a probability from 0 to 1, e.g. corrupt = 0.5";
+    let p = match f.value() {
+        Some(Value::Float(x)) => *x.value(),
+        Some(Value::Integer(i)) if (0..=1).contains(i.value()) => {
+            if *i.value() == 1 {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        Some(Value::Integer(i)) => {
+            return Err(f.error(format!(
+                "{} is out of range (expected {EXPECTED})",
+                i.value()
+            )));
+        }
+        _ => return Err(f.wrong_type(EXPECTED)),
+    };
+    Corruption::new(p).ok_or_else(|| f.error(format!("{p} is out of range (expected {EXPECTED})")))
 }
 
 fn positive_rate(f: &Field) -> Result<Rate, ScenarioError> {

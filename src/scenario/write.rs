@@ -77,6 +77,14 @@ fn write_group(out: &mut String, g: &Group, defaults: &Policy) {
     if let Some(abort) = &g.abort {
         let _ = writeln!(out, "abort = {}", stay(abort));
     }
+    // Written only for polluters, so an honest scenario's file is what it always was.
+    if g.corrupt.corrupts() {
+        let _ = writeln!(
+            out,
+            "corrupt = {}",
+            toml_edit::Value::from(g.corrupt.probability())
+        );
+    }
     let base = policy_entries(defaults);
     for (entry, default) in policy_entries(&g.policy).into_iter().zip(base) {
         if entry != default {

@@ -17,6 +17,11 @@ pub(crate) struct Log {
     pub uploaded: u64,
     pub downloaded: u64,
     pub verified: u64,
+    /// Every block delivered: (time, from, to).
+    pub deliveries: Vec<(SimTime, PeerIndex, PeerIndex)>,
+    pub failed: u64,
+    /// (time, by, banned).
+    pub bans: Vec<(SimTime, PeerIndex, PeerIndex)>,
 }
 
 impl Observer for Log {
@@ -35,9 +40,16 @@ impl Observer for Log {
     fn flow(&mut self, from: PeerIndex, to: PeerIndex, start: SimTime, end: SimTime, rate: Rate) {
         self.flows.push((from, to, start, end, rate));
     }
-    fn block_delivered(&mut self, _: SimTime, _: PeerIndex, _: PeerIndex, bytes: Bytes) {
+    fn block_delivered(&mut self, now: SimTime, from: PeerIndex, to: PeerIndex, bytes: Bytes) {
         self.uploaded += bytes.0;
         self.downloaded += bytes.0;
+        self.deliveries.push((now, from, to));
+    }
+    fn piece_failed(&mut self, _: SimTime, _: PeerIndex, _: u32, _: Bytes) {
+        self.failed += 1;
+    }
+    fn peer_banned(&mut self, now: SimTime, by: PeerIndex, banned: PeerIndex) {
+        self.bans.push((now, by, banned));
     }
 }
 
@@ -57,6 +69,7 @@ fn group(name: &str, count: u32, role: Role, up: u64, down: u64, join: Join) -> 
         },
         abort: None,
         policy: Policy::default(),
+        corrupt: crate::core::Corruption::NONE,
     }
 }
 
@@ -313,6 +326,60 @@ fn request_bookkeeping_stays_consistent_through_cuts_churn_and_endgame() {
             let (out, log) = sim.run(|_| {});
             assert_eq!(out.ending, Ending::AllComplete, "{block:?}, seed {seed}");
             assert_eq!(log.completed.len(), 30);
+        }
+    }
+}
+
+#[test]
+fn polluters_are_banned_by_the_peers_they_polluted_and_cut_off_for_good() {
+    // Two seeds that corrupt half the grains they send, an honest seed, 20 leechers; in
+    // 16 KiB blocks and in fast mode (whole chunks, grains attributed one by one).
+    for block in [BlockSize::Bytes(Bytes(16 << 10)), BlockSize::Chunk] {
+        let mut s = flash_crowd(20, 4, block);
+        let mut polluters = group(
+            "polluters",
+            2,
+            Role::Seed,
+            10,
+            100,
+            Join::At(SimDuration::ZERO),
+        );
+        polluters.corrupt = crate::core::Corruption::new(0.5).unwrap();
+        s.groups.insert(1, polluters);
+        let is_polluter = |p: PeerIndex| (1..=2).contains(&p);
+        let (out, log) = run(&s, 1);
+        assert_eq!(out.ending, Ending::AllComplete, "{block:?}");
+        assert_eq!(
+            log.completed.len(),
+            20,
+            "{block:?}: every honest leecher completes"
+        );
+        assert!(
+            log.failed > 0,
+            "{block:?}: the polluters did corrupt pieces"
+        );
+        for p in [1, 2] {
+            assert!(
+                log.bans.iter().any(|b| b.2 == p),
+                "{block:?}: polluter {p} is banned"
+            );
+        }
+        assert!(
+            log.bans.iter().all(|b| is_polluter(b.2)),
+            "{block:?}: {:?}",
+            log.bans
+        );
+        // Banned means cut off: nothing more from the polluter reaches the banner.
+        for &(at, by, banned) in &log.bans {
+            let later = log
+                .deliveries
+                .iter()
+                .filter(|d| d.1 == banned && d.2 == by && d.0 > at);
+            assert_eq!(
+                later.count(),
+                0,
+                "{block:?}: {banned} -> {by} after the ban at {at}"
+            );
         }
     }
 }

@@ -11,14 +11,14 @@
 use super::clock::Clock;
 use super::connection::{self, Cmd, Event, Origin, Shared};
 use super::error::DropReason;
-use super::member::{Observed, SwarmMember, index_of_peer_id, member_peer_id};
+use super::member::{Observed, SwarmMember, index_of_peer_id, member_of_peer_id, member_peer_id};
 use super::metainfo::Metainfo;
 use super::storage::Storage;
 use super::tracker_http::{self, AnnounceRequest, AnnounceResponse};
 use super::wire::WireMessage;
 use crate::core::{
-    AnnounceEvent, Bitfield, BlockRef, CloseReason, ConnId, Direction, Message, NewConnection,
-    Output, Peer, PeerId,
+    AnnounceEvent, Bitfield, BlockRef, CloseReason, ConnId, Direction, GrainDigest, Message,
+    NewConnection, Output, Peer, PeerId,
 };
 use crate::units::{Bytes, SimTime};
 use indicatif::ProgressBar;
@@ -455,6 +455,11 @@ impl Host {
                     msg: Message::Piece(b),
                 } => self.send_block(conn, b),
                 Output::Send { conn, msg } => self.send_message(conn, msg),
+                Output::SendCorrupted {
+                    conn,
+                    block,
+                    grains,
+                } => self.send_corrupted(conn, block, &grains),
                 Output::Connect { peer } => self.connect(peer),
                 // Blocks go out 16 KiB at a time: the one under way finishes, and a
                 // choke or cancel has already dropped the requests not yet served.
@@ -463,6 +468,12 @@ impl Host {
                 Output::Verify { piece } => self.verify(piece),
                 Output::Announce { event, numwant } => self.announce(event, numwant),
                 Output::Completed => self.completed(),
+                Output::Banned { peer } => {
+                    info!("banned peer {}: it sent bad data twice", peer.0);
+                    if let Some(index) = member_of_peer_id(peer) {
+                        self.observe(Observed::Banned(index));
+                    }
+                }
             }
         }
     }
@@ -508,6 +519,12 @@ impl Host {
 
     /// Reads a requested block and hands it to its connection.
     fn send_block(&mut self, conn: ConnId, b: BlockRef) {
+        self.send_corrupted(conn, b, &[]);
+    }
+
+    /// Reads a requested block, alters one byte of each of its `grains` (indices in the
+    /// piece, as the core's polluter drew them), and hands it to its connection.
+    fn send_corrupted(&mut self, conn: ConnId, b: BlockRef, grains: &[u32]) {
         let data = match self.storage.read_block(b.piece, b.offset, b.len) {
             Ok(data) => data,
             Err(e) => {
@@ -517,6 +534,15 @@ impl Host {
                 return;
             }
         };
+        let mut data = data;
+        let grain = self.core.config().geometry.grain_len();
+        for &g in grains {
+            // The grain's first byte inside the block.
+            let at = (g * grain).max(b.offset) - b.offset;
+            if let Some(byte) = data.get_mut(at as usize) {
+                *byte ^= 0xff;
+            }
+        }
         let m = WireMessage::Piece {
             index: b.piece,
             begin: b.offset,
@@ -548,15 +574,21 @@ impl Host {
         }
     }
 
+    /// Checks a piece whose blocks have all arrived, and tells the core — with the
+    /// SHA-1 of each grain as received when it failed (or when the core asks), so it can
+    /// find who sent the bad ones.
     fn verify(&mut self, piece: u32) {
         let now = self.now();
-        let ok = match self.storage.verify(piece) {
-            Ok(ok) => ok,
+        let grain = self.core.config().geometry.grain_len();
+        let on_pass = self.core.grain_digests_wanted(piece);
+        let (ok, digests) = match self.storage.verify_by_grains(piece, grain, on_pass) {
+            Ok(checked) => checked,
             Err(e) => {
                 warn!("piece {piece}: {e}");
-                false
+                (false, Vec::new())
             }
         };
+        let digests: Vec<GrainDigest> = digests.into_iter().map(GrainDigest).collect();
         if ok {
             debug!("piece {piece} verified ok");
             self.observe(Observed::Verified(piece));
@@ -566,8 +598,10 @@ impl Host {
         } else {
             info!("piece {piece} failed its hash check");
             self.storage.discard(piece);
+            let bytes = Bytes(u64::from(self.storage.piece_len(piece).unwrap_or(0)));
+            self.observe(Observed::Failed { piece, bytes });
         }
-        self.core.handle_piece_verified(now, piece, ok);
+        self.core.handle_piece_verified(now, piece, ok, &digests);
     }
 
     /// What an announce of `event` tells the tracker (`None`: the torrent names no

@@ -101,6 +101,15 @@ pub enum Observed {
         /// Block length.
         bytes: Bytes,
     },
+    /// A piece it received failed its check, and was thrown away.
+    Failed {
+        /// The piece.
+        piece: u32,
+        /// Its size.
+        bytes: Bytes,
+    },
+    /// It banned this member (proven twice to have sent it bad data).
+    Banned(PeerIndex),
     /// Its session ended (reported by the swarm, not the session), with its error.
     Ended(Option<String>),
 }
@@ -126,8 +135,17 @@ pub fn index_of_peer_id(id: &[u8; 20]) -> Option<u32> {
 /// The core's id of swarm member `index`: apart from the ids the host gives other peers
 /// (numbered from 1), so the two never collide.
 pub fn member_peer_id(index: u32) -> PeerId {
-    PeerId((1 << 40) | u64::from(index))
+    PeerId(MEMBER_ID_TAG | u64::from(index))
 }
+
+/// The member a core id of [`member_peer_id`] stands for (`None` for other peers).
+pub fn member_of_peer_id(id: PeerId) -> Option<u32> {
+    (id.0 & !u64::from(u32::MAX) == MEMBER_ID_TAG)
+        .then(|| u32::try_from(id.0 & u64::from(u32::MAX)).ok())?
+}
+
+/// The bit that marks a core id as a swarm member's.
+const MEMBER_ID_TAG: u64 = 1 << 40;
 
 #[cfg(test)]
 mod tests {
@@ -140,5 +158,9 @@ mod tests {
         }
         assert_eq!(index_of_peer_id(b"-SL0100-abcdefghijkl"), None);
         assert_eq!(index_of_peer_id(b"-qB4250-000000000001"), None);
+        for i in [0, 7, u32::MAX] {
+            assert_eq!(member_of_peer_id(member_peer_id(i)), Some(i));
+        }
+        assert_eq!(member_of_peer_id(PeerId(7)), None);
     }
 }

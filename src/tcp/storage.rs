@@ -340,11 +340,24 @@ impl Storage {
     /// written. An error means the piece is not complete, does not exist, or writing it
     /// failed (the piece then stays unverified and must be fetched again).
     pub fn verify(&mut self, piece: u32) -> io::Result<bool> {
+        self.verify_by_grains(piece, 0, false).map(|(ok, _)| ok)
+    }
+
+    /// [`Storage::verify`], also returning the SHA-1 of each `grain`-byte slice of the
+    /// piece as received (the last may be short) when it fails — and when it passes if
+    /// `on_pass` — so that who sent a bad block can be found (the core's smart ban).
+    /// With `grain` 0, or a piece verified before, no grain digests.
+    pub fn verify_by_grains(
+        &mut self,
+        piece: u32,
+        grain: u32,
+        on_pass: bool,
+    ) -> io::Result<(bool, Vec<[u8; 20]>)> {
         let Some(len) = self.piece_len(piece) else {
             return Err(invalid(format!("no piece {piece}")));
         };
         if self.is_verified(piece) {
-            return Ok(true);
+            return Ok((true, Vec::new()));
         }
         if !self.partial.get(&piece).is_some_and(Partial::is_complete) {
             return Err(invalid(format!("piece {piece} is not complete")));
@@ -354,12 +367,18 @@ impl Storage {
             return Err(invalid(format!("piece {piece} is not complete")));
         };
         debug_assert_eq!(buf.data.len(), len as usize);
-        if sha1(&buf.data) != self.hashes[piece as usize] {
-            return Ok(false);
+        let ok = sha1(&buf.data) == self.hashes[piece as usize];
+        let grains = if grain > 0 && (on_pass || !ok) {
+            buf.data.chunks(grain as usize).map(sha1).collect()
+        } else {
+            Vec::new()
+        };
+        if !ok {
+            return Ok((false, grains));
         }
         self.write_at(u64::from(piece) * self.piece_length, &buf.data)?;
         self.verified[piece as usize] = true;
-        Ok(true)
+        Ok((true, grains))
     }
 
     /// Reads `len` bytes of a verified piece at `offset`, for serving a request.

@@ -637,6 +637,8 @@ impl Record {
             Observed::Left(why) => s.leave(rec, at, p, why),
             Observed::Flow { to, start, rate } => rec.flow(p, to, start.min(at), at, rate),
             Observed::Block { from, bytes } => rec.block_delivered(at, from, p, bytes),
+            Observed::Failed { piece, bytes } => rec.piece_failed(at, p, piece, bytes),
+            Observed::Banned(whom) => rec.peer_banned(at, p, whom),
             Observed::Ended(error) => {
                 ended(s, rec, &self.infos[p as usize], self.pieces, at, error)
             }

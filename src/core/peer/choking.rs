@@ -190,10 +190,37 @@ impl Peer {
         if c.sending.is_some() || c.am_choking {
             return;
         }
-        if let Some(b) = c.queued.pop_front() {
-            c.sending = Some(b);
+        let Some(b) = c.queued.pop_front() else {
+            return;
+        };
+        c.sending = Some(b);
+        let grains = self.corrupt_grains(&b);
+        if grains.is_empty() {
             self.send(conn, Message::Piece(b));
+        } else {
+            let block = b;
+            self.out.push_back(super::Output::SendCorrupted {
+                conn,
+                block,
+                grains,
+            });
         }
+    }
+
+    /// The grains of `block` this peer corrupts as it sends it: each grain the block
+    /// covers, with the probability [`PeerConfig::corrupt`](crate::core::PeerConfig)
+    /// gives, drawn from the peer's own stream. An honest peer draws nothing, so its
+    /// other decisions are what they would be without this.
+    fn corrupt_grains(&mut self, block: &BlockRef) -> Vec<u32> {
+        let corrupt = self.cfg.corrupt;
+        if !corrupt.corrupts() || block.len == 0 {
+            return Vec::new();
+        }
+        let grain = self.cfg.geometry.grain_len();
+        let (first, last) = (block.offset / grain, (block.offset + block.len - 1) / grain);
+        (first..=last)
+            .filter(|_| self.dice.unit() < corrupt.probability())
+            .collect()
     }
 
     /// The host reports that `bytes` more of `block` moved on `conn` (which way: `way`)

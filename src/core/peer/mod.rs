@@ -27,10 +27,12 @@ pub use neighbours::NewConnection;
 use super::bitfield::Bitfield;
 use super::choker::Choker;
 use super::config::{PeerConfig, Role};
+use super::geometry::BlockRef;
 use super::id::{ConnId, PeerId};
 use super::message::Message;
 use super::picker::PiecePicker;
 use super::random::Dice;
+use super::smart_ban::SmartBan;
 use super::strategy::{Strategies, UnknownStrategy};
 use super::tracker::AnnounceEvent;
 use crate::units::{SimDuration, SimTime};
@@ -49,7 +51,8 @@ pub enum CloseReason {
     BothComplete,
     /// It broke the protocol (the text says how).
     Protocol(&'static str),
-    /// It sent data that failed verification too often.
+    /// It was proven to have sent bad data, twice (see [`smart_ban`](crate::core::smart_ban)):
+    /// banned.
     BadData,
     /// Neither side wants anything from the other, and we need room for new neighbours.
     Useless,
@@ -65,7 +68,7 @@ impl CloseReason {
         match self {
             CloseReason::BothComplete => "both peers are complete",
             CloseReason::Protocol(why) => why,
-            CloseReason::BadData => "sent pieces that failed their hash check",
+            CloseReason::BadData => "banned: proven twice to have sent bad data",
             CloseReason::Useless => "nothing to trade either way; making room",
             CloseReason::CrossedDial => "crossed dials: both ends keep the other connection",
             CloseReason::Leaving => "leaving the swarm",
@@ -83,6 +86,18 @@ pub enum Output {
         conn: ConnId,
         /// The message.
         msg: Message,
+    },
+    /// Send `block` on `conn` as [`Send`](Output::Send) of a `Piece` does, with the
+    /// bytes of these grains altered (each grain: any change of its bytes will do):
+    /// this peer is a polluter ([`PeerConfig::corrupt`]). `grains` are indices in the
+    /// piece, of grains the block covers at least in part.
+    SendCorrupted {
+        /// The connection.
+        conn: ConnId,
+        /// The block.
+        block: BlockRef,
+        /// The grains to corrupt, ascending.
+        grains: Vec<u32>,
     },
     /// Open a connection to `peer`, then report [`Peer::handle_connected`] or
     /// [`Peer::handle_connect_failed`].
@@ -110,7 +125,9 @@ pub enum Output {
         reason: CloseReason,
     },
     /// Every block of `piece` has arrived: check it, then report
-    /// [`Peer::handle_piece_verified`].
+    /// [`Peer::handle_piece_verified`] — with a digest of each grain of the piece as it
+    /// was received when it failed, and when it passed if
+    /// [`Peer::grain_digests_wanted`] says so.
     Verify {
         /// The piece.
         piece: u32,
@@ -125,6 +142,13 @@ pub enum Output {
     },
     /// The last piece verified: the peer is now a seed.
     Completed,
+    /// `peer` was proven twice to have sent bad data: the peer will not connect to it
+    /// again, and a [`Disconnect`](Output::Disconnect) follows if a connection is open.
+    /// For the host's records; it has nothing to do.
+    Banned {
+        /// The banned peer.
+        peer: PeerId,
+    },
 }
 
 /// Which way a block moves on a connection, seen from this peer.
@@ -152,8 +176,8 @@ pub struct Peer {
     /// Peers the tracker named that we have not dialled yet.
     known: VecDeque<PeerId>,
     partials: Vec<Partial>,
-    /// Hash failures each sender contributed to.
-    strikes: Vec<(PeerId, u32)>,
+    /// Failed pieces' grains, namings and bans.
+    smart_ban: SmartBan,
     out: VecDeque<Output>,
     timers: Timers,
     /// The announce interval in force: the configured one until a tracker names its own.
@@ -195,7 +219,7 @@ impl Peer {
             pending: Vec::new(),
             known: VecDeque::new(),
             partials: Vec::new(),
-            strikes: Vec::new(),
+            smart_ban: SmartBan::default(),
             out: VecDeque::new(),
             timers: Timers::default(),
             last_announce: SimTime::ZERO,

@@ -43,7 +43,8 @@ impl Peer {
                 .set(super::Timer::Announce, self.last_announce + interval);
         }
         for &p in peers {
-            if p != self.cfg.id && !self.known.contains(&p) && self.conns.to_peer(p).is_none() {
+            let fresh = !self.known.contains(&p) && self.conns.to_peer(p).is_none();
+            if p != self.cfg.id && fresh && !self.smart_ban.is_banned(p) {
                 self.known.push_back(p);
             }
         }
@@ -112,8 +113,8 @@ impl Peer {
     }
 
     /// A connection's handshake completed. Returns its id, or `None` if the peer refuses
-    /// it (itself, full, or a second connection to the same peer); the host then closes
-    /// it.
+    /// it (itself, a peer it banned, full, or a second connection to the same peer); the
+    /// host then closes it.
     ///
     /// When two peers dial each other at once, each sees the other's connection second;
     /// refusing the second at both ends would kill both. Both ends keep the connection
@@ -125,7 +126,7 @@ impl Peer {
         if new.direction == Direction::Outbound {
             self.pending.retain(|&p| p != new.peer);
         }
-        if new.peer == self.cfg.id {
+        if new.peer == self.cfg.id || self.smart_ban.is_banned(new.peer) {
             return None;
         }
         if let Some(old) = self.conns.to_peer(new.peer) {

@@ -16,11 +16,9 @@ use crate::core::config::Pipeline;
 use crate::core::geometry::{BlockRef, WIRE_BLOCK_LEN};
 use crate::core::id::{ConnId, PeerId};
 use crate::core::picker::PickContext;
+use crate::core::smart_ban::GrainDigest;
 use crate::core::tracker::AnnounceEvent;
 use crate::units::SimTime;
-
-/// Hash failures a neighbour may contribute to before it is cut off.
-pub(super) const MAX_STRIKES: u32 = 2;
 
 /// How many peers hold a request for a grain at once in endgame.
 const ENDGAME_DUPLICATES: u8 = 2;
@@ -38,8 +36,8 @@ pub(super) struct Partial {
     pub(super) piece: u32,
     pub(super) grains: Vec<GrainState>,
     pub(super) received: u32,
-    /// Peers that sent grains of it, blamed if it fails verification.
-    pub(super) senders: Vec<PeerId>,
+    /// Who sent each grain that arrived (the smart ban's evidence if it fails).
+    pub(super) sent_by: Vec<Option<PeerId>>,
 }
 
 impl Partial {
@@ -76,13 +74,24 @@ impl Peer {
     /// piece being assembled.
     #[must_use]
     pub fn wants_block(&self, conn: ConnId, block: &BlockRef) -> bool {
+        self.grains_to_keep(conn, block).next().is_some()
+    }
+
+    /// The grains of `block`, arriving on `conn`, whose bytes the host should keep (as
+    /// indices in the piece): those a block [`Peer::wants_block`] accepts still lacks.
+    /// A block that overlaps grains already received (an endgame run in the
+    /// simulator's fast mode) must not overwrite them: the core counts them as sent by
+    /// whoever delivered them first. With 16 KiB blocks this is the block's one grain,
+    /// or none.
+    pub fn grains_to_keep(&self, conn: ConnId, block: &BlockRef) -> impl Iterator<Item = u32> {
         let asked = self.conns.get(conn).is_some_and(|c| c.asked_for(block));
-        let missing = self.partial_of(block).is_some_and(|(pi, first, count)| {
-            self.partials[pi].grains[first..first + count]
-                .iter()
-                .any(|g| *g != GrainState::Received)
-        });
-        asked && missing
+        let span = self.partial_of(block).filter(|_| asked);
+        span.into_iter().flat_map(move |(pi, first, count)| {
+            let grains = &self.partials[pi].grains;
+            (first..first + count)
+                .filter(move |&g| grains[g] != GrainState::Received)
+                .map(narrow)
+        })
     }
 
     /// The partial piece `block` falls on and the grains it covers, if its piece is in
@@ -147,9 +156,11 @@ impl Peer {
         };
         let partial = &mut self.partials[pi];
         let mut new = 0;
-        for g in &mut partial.grains[first..first + count] {
+        let grains = partial.grains[first..first + count].iter_mut();
+        for (g, by) in grains.zip(&mut partial.sent_by[first..first + count]) {
             if *g != GrainState::Received {
                 *g = GrainState::Received;
+                *by = Some(peer);
                 new += 1;
             }
         }
@@ -157,9 +168,6 @@ impl Peer {
             return;
         }
         partial.received += new;
-        if !partial.senders.contains(&peer) {
-            partial.senders.push(peer);
-        }
         let done = partial.received as usize == partial.grains.len();
         self.cancel_duplicates(conn, block);
         if done {
@@ -215,8 +223,18 @@ impl Peer {
 
     // ------------------------------------------------------------------ verification
 
-    /// The host checked `piece`: `ok` if its hash matched.
-    pub fn handle_piece_verified(&mut self, now: SimTime, piece: u32, ok: bool) {
+    /// The host checked `piece`: `ok` if its hash matched. `grains` holds a digest of
+    /// each of its grains as received (in order; see
+    /// [`smart_ban`](crate::core::smart_ban)): needed when it failed, and when it passed
+    /// if [`Peer::grain_digests_wanted`] said so; otherwise it may be empty. Without
+    /// them a failed piece can only be blamed on a sole sender.
+    pub fn handle_piece_verified(
+        &mut self,
+        now: SimTime,
+        piece: u32,
+        ok: bool,
+        grains: &[GrainDigest],
+    ) {
         let Some(pi) = self.partials.iter().position(|p| p.piece == piece) else {
             return;
         };
@@ -224,13 +242,24 @@ impl Peer {
         if !ok {
             self.wanted.set(piece);
             self.picker.want(piece);
-            for peer in partial.senders {
-                self.strike(now, peer);
+            let senders: Vec<PeerId> = partial.sent_by.iter().flatten().copied().collect();
+            // Every grain arrived (that is why it was checked), so each has a sender.
+            let senders = if senders.len() == partial.sent_by.len() {
+                senders
+            } else {
+                Vec::new()
+            };
+            for peer in self.smart_ban.piece_failed(piece, &senders, grains) {
+                self.ban(now, peer);
             }
             self.refill_all();
             return;
         }
         self.have.set(piece);
+        // Before the HAVEs go out: a peer banned now hears nothing more from us.
+        for peer in self.smart_ban.piece_passed(piece, grains) {
+            self.ban(now, peer);
+        }
         for id in self.conns.ids() {
             let Some(c) = self.conns.get_mut(id) else {
                 continue;
@@ -250,20 +279,22 @@ impl Peer {
         }
     }
 
-    fn strike(&mut self, now: SimTime, peer: PeerId) {
-        let count = match self.strikes.iter_mut().find(|(p, _)| *p == peer) {
-            Some(entry) => {
-                entry.1 += 1;
-                entry.1
-            }
-            None => {
-                self.strikes.push((peer, 1));
-                1
-            }
-        };
-        if count >= MAX_STRIKES
-            && let Some(id) = self.conns.to_peer(peer)
-        {
+    /// Whether the host should pass grain digests when `piece` passes its check: a
+    /// failed attempt at it is on record, whose bad grains the good ones will show.
+    pub fn grain_digests_wanted(&self, piece: u32) -> bool {
+        self.smart_ban.wants_digests(piece)
+    }
+
+    /// Whether we have banned `peer`.
+    pub fn has_banned(&self, peer: PeerId) -> bool {
+        self.smart_ban.is_banned(peer)
+    }
+
+    /// `peer` is banned: forget it as a candidate, and cut it off if connected.
+    fn ban(&mut self, now: SimTime, peer: PeerId) {
+        self.out.push_back(Output::Banned { peer });
+        self.known.retain(|&p| p != peer);
+        if let Some(id) = self.conns.to_peer(peer) {
             self.close(now, id, CloseReason::BadData);
         }
     }
@@ -359,11 +390,12 @@ impl Peer {
             for g in &mut grains[..count] {
                 *g = GrainState::Requested(1);
             }
+            let sent_by = vec![None; grains.len()];
             self.partials.push(Partial {
                 piece,
                 grains,
                 received: 0,
-                senders: Vec::new(),
+                sent_by,
             });
             return Some(geometry.grain_run(piece, 0, narrow(count)));
         }

@@ -1,13 +1,14 @@
 //! Peer state machine tests: a tiny in-memory host wires peers together and delivers
 //! messages instantly, with a fake clock.
 
-use super::requests::MAX_STRIKES;
 use super::*;
-use crate::core::config::{Pipeline, Policy};
+use crate::core::config::{Corruption, Pipeline, Policy};
 use crate::core::geometry::{BlockRef, Geometry};
+use crate::core::smart_ban::{GrainDigest, NAMES_TO_BAN};
 use crate::core::strategy::builtin;
 use crate::core::{Neighbourhood, StrategyName};
 use crate::units::Bytes;
+use std::collections::BTreeMap;
 
 fn config(id: u64, role: Role, pieces: u32, blocks_per_piece: u32) -> PeerConfig {
     let block = 16 * 1024u64;
@@ -64,14 +65,26 @@ fn default_pipeline() -> usize {
     n as usize
 }
 
+/// The digest of a grain as its sender meant it.
+const GOOD: GrainDigest = GrainDigest([0; 20]);
+
+/// The digest of a grain corrupted by peer `p`.
+fn corrupted_by(p: usize) -> GrainDigest {
+    GrainDigest([u8::try_from(p + 1).unwrap(); 20])
+}
+
 /// Peers connected pairwise; `links[(a, conn)] = (b, conn at b)`.
 struct Net {
     peers: Vec<Peer>,
     links: Vec<(usize, ConnId, usize, ConnId)>,
     now: SimTime,
-    corrupt_from: Option<usize>,
     closed: Vec<(usize, CloseReason)>,
     verified: Vec<(usize, u32, bool)>,
+    /// (banner, banned) as the banners reported them.
+    banned: Vec<(usize, PeerId)>,
+    /// What each peer holds of the pieces it is assembling: a digest per grain, as a
+    /// host stores bytes (only the grains `grains_to_keep` names).
+    stored: BTreeMap<(usize, u32), Vec<GrainDigest>>,
 }
 
 impl Net {
@@ -80,10 +93,37 @@ impl Net {
             peers,
             links: Vec::new(),
             now: SimTime::ZERO,
-            corrupt_from: None,
             closed: Vec::new(),
             verified: Vec::new(),
+            banned: Vec::new(),
+            stored: BTreeMap::new(),
         }
+    }
+
+    /// Peer `p` sends `b` to `q` (on `qc`), with `bad` grains corrupted: `q` stores
+    /// what it keeps, then hears of the block.
+    fn deliver(
+        &mut self,
+        (p, conn): (usize, ConnId),
+        (q, qc): (usize, ConnId),
+        b: BlockRef,
+        bad: &[u32],
+    ) {
+        self.peers[p].handle_block_sent(self.now, conn, b);
+        let grains = self.peers[q].cfg.geometry.grains_in(b.piece) as usize;
+        let keep: Vec<u32> = self.peers[q].grains_to_keep(qc, &b).collect();
+        let stored = self
+            .stored
+            .entry((q, b.piece))
+            .or_insert_with(|| vec![GOOD; grains]);
+        for g in keep {
+            stored[g as usize] = if bad.contains(&g) {
+                corrupted_by(p)
+            } else {
+                GOOD
+            };
+        }
+        self.peers[q].handle_message(self.now, qc, Message::Piece(b));
     }
 
     fn connect(&mut self, a: usize, b: usize) {
@@ -124,16 +164,33 @@ impl Net {
                                 continue;
                             };
                             moved += 1;
-                            if let Message::Piece(b) = msg {
-                                self.peers[p].handle_block_sent(self.now, conn, b);
+                            match msg {
+                                Message::Piece(b) => self.deliver((p, conn), (q, qc), b, &[]),
+                                msg => self.peers[q].handle_message(self.now, qc, msg),
                             }
-                            self.peers[q].handle_message(self.now, qc, msg);
+                        }
+                        Output::SendCorrupted {
+                            conn,
+                            block,
+                            grains,
+                        } => {
+                            if let Some(to) = self.other_end(p, conn) {
+                                moved += 1;
+                                self.deliver((p, conn), to, block, &grains);
+                            }
                         }
                         Output::Verify { piece } => {
-                            let ok = self.corrupt_from.is_none();
+                            let digests = self.stored.remove(&(p, piece)).unwrap_or_default();
+                            let ok = digests.iter().all(|d| *d == GOOD);
                             self.verified.push((p, piece, ok));
-                            self.peers[p].handle_piece_verified(self.now, piece, ok);
+                            let digests = if !ok || self.peers[p].grain_digests_wanted(piece) {
+                                digests
+                            } else {
+                                Vec::new()
+                            };
+                            self.peers[p].handle_piece_verified(self.now, piece, ok, &digests);
                         }
+                        Output::Banned { peer } => self.banned.push((p, peer)),
                         Output::Disconnect { conn, reason } => {
                             self.closed.push((p, reason));
                             if let Some((q, qc)) = self.other_end(p, conn) {
@@ -271,31 +328,79 @@ fn a_verified_piece_is_announced_to_neighbours_that_lack_it() {
     assert!(net.peers[1].uploaded() > 0);
 }
 
+/// A seed that corrupts every grain it sends with probability `p`.
+fn polluter(id: u64, pieces: u32, bpp: u32, p: f64) -> Peer {
+    let mut cfg = config(id, Role::Seed, pieces, bpp);
+    cfg.corrupt = Corruption::new(p).unwrap();
+    build(cfg, Bitfield::full(pieces), Dice::new(1, id))
+}
+
 #[test]
 fn a_piece_that_fails_its_check_is_fetched_again_and_the_sender_cut_off() {
-    let mut net = Net::new(vec![
-        peer(0, Role::Seed, 4, 2),
-        peer(1, Role::Leecher, 4, 2),
-    ]);
-    net.corrupt_from = Some(0);
+    let mut net = Net::new(vec![polluter(0, 4, 2, 1.0), peer(1, Role::Leecher, 4, 2)]);
     net.connect(1, 0);
     net.settle();
-    // It takes MAX_STRIKES failures to be cut off; pieces already on order when the
-    // last strike lands are still checked (and fail), but no more: at most the pieces a
-    // full pipeline holds (10 blocks of 2-block pieces), and there are only 4.
+    // The polluter alone sends each piece, so each failure names it: it takes
+    // NAMES_TO_BAN of them to be cut off; pieces already on order when the last lands
+    // are still checked (and fail), but no more: at most the pieces a full pipeline
+    // holds (10 blocks of 2-block pieces), and there are only 4.
     let failures = net.verified.iter().filter(|v| !v.2).count();
     let on_order = (default_pipeline() / 2).min(4);
     assert!(
-        (MAX_STRIKES as usize..=on_order).contains(&failures),
+        (NAMES_TO_BAN as usize..=on_order).contains(&failures),
         "{failures} failures"
     );
     assert_eq!(net.peers[1].connections(), 0);
     assert!(net.closed.contains(&(1, CloseReason::BadData)));
+    assert_eq!(net.banned, vec![(1, PeerId(0))]);
     assert_eq!(
         net.peers[1].have().count(),
         0,
         "no unverified piece is kept"
     );
+}
+
+#[test]
+fn the_polluter_is_banned_and_its_honest_co_sender_is_not() {
+    // Pieces of 8 blocks come from an honest seed and a polluter at once (10 requests
+    // each, strict priority), so a failed piece has two senders; the leecher must
+    // find which one sent the bad blocks.
+    let mut net = Net::new(vec![
+        peer(0, Role::Seed, 16, 8),
+        polluter(1, 16, 8, 0.5),
+        peer(2, Role::Leecher, 16, 8),
+    ]);
+    net.connect(2, 0);
+    net.connect(2, 1);
+    net.settle();
+    let failures = net.verified.iter().filter(|v| !v.2).count();
+    assert!(failures >= 2, "{failures} failures");
+    assert!(net.peers[2].is_complete());
+    assert_eq!(net.banned, vec![(2, PeerId(1))]);
+    assert!(net.peers[2].has_banned(PeerId(1)) && !net.peers[2].has_banned(PeerId(0)));
+    // A banned peer is refused when it calls again, and not dialled when listed.
+    let me = &mut net.peers[2];
+    assert_eq!(me.handle_connected(net.now, inbound(PeerId(1))), None);
+    me.handle_tracker_response(net.now, &[PeerId(1)], None);
+    let dials: Vec<Output> = std::iter::from_fn(|| me.poll_output())
+        .filter(|o| matches!(o, Output::Connect { .. }))
+        .collect();
+    assert!(dials.is_empty(), "{dials:?}");
+}
+
+#[test]
+fn an_honest_peer_draws_nothing_for_corruption() {
+    // Serving the same requests, an honest peer's random stream is where it would be
+    // without the pollution code; a polluter's has moved on.
+    let after_serving = |p: f64| {
+        let mut net = Net::new(vec![polluter(0, 4, 2, p), peer(1, Role::Leecher, 4, 2)]);
+        net.connect(1, 0);
+        net.settle();
+        net.peers[0].dice.next_u64()
+    };
+    let untouched = Dice::new(1, 0).next_u64();
+    assert_eq!(after_serving(0.0), untouched);
+    assert_ne!(after_serving(0.3), untouched);
 }
 
 #[test]

@@ -22,6 +22,8 @@ pub(super) struct Link {
     pub(super) held: [Vec<Message>; 2],
     /// The flow carrying blocks in each direction, while there are blocks to carry.
     pub(super) flows: [Option<u32>; 2],
+    /// The grains its sender corrupted of the block each flow carries.
+    pub(super) corrupt: [super::Corrupt; 2],
 }
 
 impl Link {
@@ -91,6 +93,7 @@ impl<O: Observer> Simulation<'_, O> {
             alive: true,
             held: Default::default(),
             flows: [None, None],
+            corrupt: Default::default(),
         });
         self.bind(to, conn_b, link);
         // Scheduled before `to`'s first messages (its bitfield), which arrive at the same

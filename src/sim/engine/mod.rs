@@ -10,7 +10,10 @@
 //!   its last bit left the sender. Control messages do not queue behind data (as if
 //!   every connection had a priority lane for them).
 //! * Connecting takes a round trip; announces reach the tracker instantly.
-//! * Verifying a piece is instantaneous and always succeeds (no corrupt peers yet).
+//! * Verifying a piece is instantaneous. It fails when a grain of it came corrupted
+//!   from a polluter ([`PeerConfig::corrupt`](crate::core::PeerConfig)): the engine
+//!   keeps, per peer and piece, which grains it stored corrupted and from whom, as a
+//!   tcp host keeps bytes, and hands the core their digests (see `corrupt_digests`).
 
 mod links;
 mod transfers;
@@ -18,14 +21,15 @@ mod transfers;
 use super::network::Network;
 use super::queue::{EventQueue, Key};
 use crate::core::{
-    AnnounceEvent, Bitfield, ConnId, Dice, Geometry, Message, Output, Peer, PeerId, Role, Tracker,
-    UnknownStrategy,
+    AnnounceEvent, Bitfield, BlockRef, ConnId, Dice, Geometry, GrainDigest, Message, Output, Peer,
+    PeerId, Role, Tracker, UnknownStrategy,
 };
 use crate::metrics::{EndWatch, Ending, LeaveReason, Observer, PeerInfo};
 use crate::scenario::population::{Member, draw_population, peer_dice, streams};
 use crate::scenario::{Scenario, Stop};
-use crate::units::SimTime;
+use crate::units::{Bytes, SimTime};
 use links::Link;
+use std::collections::BTreeMap;
 
 /// What a run produced besides the observer's records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +83,13 @@ struct Delivery {
     generation: u32,
     to: u32,
     msg: Message,
+    /// For a `Piece` from a polluter: the grains it corrupted.
+    corrupt: Corrupt,
 }
+
+/// The grains of a block its sender corrupted (as indices in the piece); `None` for an
+/// honest block, which costs nothing.
+pub(super) type Corrupt = Option<Box<[u32]>>;
 
 struct SimPeer {
     member: Member,
@@ -91,6 +101,9 @@ struct SimPeer {
     done: bool,
     /// When its timer is queued for (`None`: not queued).
     timer_at: Option<SimTime>,
+    /// Grains it stored corrupted, by piece: (grain, sender). What a tcp host's bytes
+    /// would show; cleared when the piece is checked.
+    corrupt_grains: BTreeMap<u32, Vec<(u32, u32)>>,
 }
 
 const NO_LINK: u32 = u32::MAX;
@@ -151,6 +164,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
                     completed: false,
                     done: false,
                     timer_at: None,
+                    corrupt_grains: BTreeMap::new(),
                 }
             })
             .collect();
@@ -357,11 +371,60 @@ impl<'s, O: Observer> Simulation<'s, O> {
             return;
         }
         let Some(conn) = link.side(d.to) else { return };
+        let from = link.other(d.to);
+        if let (Message::Piece(block), Some(bad)) = (&d.msg, &d.corrupt) {
+            self.store_corrupt(d.to, conn, from, block, bad);
+        }
         let now = self.now;
         if let Some(core) = self.core_mut(d.to) {
             core.handle_message(now, conn, d.msg);
             self.dirty.push(d.to);
         }
+    }
+
+    /// `block` from `from` reaches `to` on `conn` with the grains `bad` corrupted: of
+    /// the grains its core keeps, note the corrupted ones (before the core hears of the
+    /// block, as a host stores bytes first).
+    fn store_corrupt(&mut self, to: u32, conn: ConnId, from: u32, block: &BlockRef, bad: &[u32]) {
+        let sp = &mut self.peers[to as usize];
+        let Some(core) = sp.core.as_ref().filter(|_| sp.present) else {
+            return;
+        };
+        let kept: Vec<(u32, u32)> = core
+            .grains_to_keep(conn, block)
+            .filter(|g| bad.contains(g))
+            .map(|g| (g, from))
+            .collect();
+        if !kept.is_empty() {
+            sp.corrupt_grains
+                .entry(block.piece)
+                .or_default()
+                .extend(kept);
+        }
+    }
+
+    /// Peer `p` checks `piece`: it fails if a grain of it was stored corrupted. The
+    /// core gets the grains' digests when it failed, or when it asks.
+    fn verify(&mut self, p: u32, piece: u32) {
+        let now = self.now;
+        let bad = self.peers[p as usize].corrupt_grains.remove(&piece);
+        let ok = bad.is_none();
+        if ok {
+            self.obs.piece_verified(now, p, piece);
+        } else {
+            let bytes = Bytes(u64::from(self.geometry.piece_size(piece)));
+            self.obs.piece_failed(now, p, piece, bytes);
+        }
+        let grains = self.geometry.grains_in(piece);
+        let Some(core) = self.core_mut(p) else {
+            return;
+        };
+        let digests = if ok && !core.grain_digests_wanted(piece) {
+            Vec::new()
+        } else {
+            corrupt_digests(grains, bad.as_deref().unwrap_or_default())
+        };
+        core.handle_piece_verified(now, piece, ok, &digests);
     }
 
     // ------------------------------------------------------------------ outputs
@@ -377,7 +440,12 @@ impl<'s, O: Observer> Simulation<'s, O> {
         let now = self.now;
         while let Some(out) = self.core_mut(p).and_then(Peer::poll_output) {
             match out {
-                Output::Send { conn, msg } => self.send(p, conn, msg),
+                Output::Send { conn, msg } => self.send(p, conn, msg, None),
+                Output::SendCorrupted {
+                    conn,
+                    block,
+                    grains,
+                } => self.send(p, conn, Message::Piece(block), Some(grains.into())),
                 Output::Connect { peer } => {
                     let Ok(to) = u32::try_from(peer.0) else {
                         continue;
@@ -394,10 +462,10 @@ impl<'s, O: Observer> Simulation<'s, O> {
                         self.close_link(link, Some(p));
                     }
                 }
-                Output::Verify { piece } => {
-                    self.obs.piece_verified(now, p, piece);
-                    if let Some(core) = self.core_mut(p) {
-                        core.handle_piece_verified(now, piece, true);
+                Output::Verify { piece } => self.verify(p, piece),
+                Output::Banned { peer } => {
+                    if let Ok(banned) = u32::try_from(peer.0) {
+                        self.obs.peer_banned(now, p, banned);
                     }
                 }
                 Output::Announce { event, numwant } => {
@@ -444,12 +512,12 @@ impl<'s, O: Observer> Simulation<'s, O> {
         (link != NO_LINK).then_some(link)
     }
 
-    fn send(&mut self, p: u32, conn: ConnId, msg: Message) {
+    fn send(&mut self, p: u32, conn: ConnId, msg: Message, corrupt: Corrupt) {
         let Some(link_id) = self.link_of(p, conn) else {
             return;
         };
         if let Message::Piece(block) = msg {
-            return self.send_block(p, conn, link_id, block);
+            return self.send_block(p, conn, link_id, block, corrupt);
         }
         let link = &mut self.links[link_id as usize];
         let to = link.other(p);
@@ -467,6 +535,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
             generation: link.generation,
             to,
             msg,
+            corrupt: None,
         };
         self.outbox.push((self.now + link.latency, delivery));
     }
@@ -502,4 +571,20 @@ impl<'s, O: Observer> Simulation<'s, O> {
             }
         }
     }
+}
+
+/// The digests of a piece's `grains` as a peer stored them, for its core: the good
+/// grain's digest (all zeros) except for the `bad` grains, each marked with its sender.
+/// The core only compares digests, so this is all the simulator needs to stand for the
+/// hashes of real bytes.
+fn corrupt_digests(grains: u32, bad: &[(u32, u32)]) -> Vec<GrainDigest> {
+    let mut digests = vec![GrainDigest([0; 20]); grains as usize];
+    for &(g, sender) in bad {
+        if let Some(d) = digests.get_mut(g as usize) {
+            let mut mark = [0xff; 20];
+            mark[..4].copy_from_slice(&sender.to_le_bytes());
+            *d = GrainDigest(mark);
+        }
+    }
+    digests
 }

@@ -10,7 +10,7 @@
 //! the flow carries on at the same rate. A flow left without a block at the end of an
 //! event is removed (its capacity goes to the others).
 
-use super::{Delivery, Simulation};
+use super::{Corrupt, Delivery, Simulation};
 use crate::core::{BlockRef, ConnId, Message, Way};
 use crate::metrics::Observer;
 use crate::sim::queue::Key;
@@ -19,9 +19,17 @@ use crate::units::Bytes;
 impl<O: Observer> Simulation<'_, O> {
     /// Peer `p` sends `block` on `link` to `to`: on the link's flow in that direction,
     /// started if there is none.
-    pub(super) fn send_block(&mut self, p: u32, conn: ConnId, link_id: u32, block: BlockRef) {
-        let link = &self.links[link_id as usize];
+    pub(super) fn send_block(
+        &mut self,
+        p: u32,
+        conn: ConnId,
+        link_id: u32,
+        block: BlockRef,
+        corrupt: Corrupt,
+    ) {
+        let link = &mut self.links[link_id as usize];
         let (to, direction) = (link.other(p), link.direction(p));
+        link.corrupt[direction] = corrupt;
         if let Some(f) = link.flows[direction] {
             self.net.send_next(self.now, f, block);
         } else {
@@ -70,14 +78,17 @@ impl<O: Observer> Simulation<'_, O> {
         }
         // The block, then what was held behind it (the outbox sort is stable).
         let link = &mut self.links[link_id as usize];
-        let held = std::mem::take(&mut link.held[link.direction(from)]);
-        let piece = carried.then_some(Message::Piece(block));
-        for msg in piece.into_iter().chain(held) {
+        let direction = link.direction(from);
+        let held = std::mem::take(&mut link.held[direction]);
+        let corrupt = link.corrupt[direction].take();
+        let piece = carried.then_some((Message::Piece(block), corrupt));
+        for (msg, corrupt) in piece.into_iter().chain(held.into_iter().map(|m| (m, None))) {
             let delivery = Delivery {
                 link: link_id,
                 generation,
                 to,
                 msg,
+                corrupt,
             };
             self.outbox.push((now + latency, delivery));
         }
@@ -134,6 +145,7 @@ impl<O: Observer> Simulation<'_, O> {
         let grain = self.geometry.grain_len();
         let arrived = self.net.arrived(now, f, latency, grain);
         let block = self.net.flow(f).and_then(|fl| fl.block);
+        let corrupt = self.links[id as usize].corrupt[direction].take();
         if let Some(b) = block
             && arrived > 0
         {
@@ -151,11 +163,14 @@ impl<O: Observer> Simulation<'_, O> {
                 core.handle_block_sent(now, conn, prefix);
                 self.dirty.push(from);
             }
-            if let Some(conn) = at_to
-                && let Some(core) = self.core_mut(to)
-            {
-                core.handle_message(now, conn, Message::Piece(prefix));
-                self.dirty.push(to);
+            if let Some(conn) = at_to {
+                if let Some(bad) = &corrupt {
+                    self.store_corrupt(to, conn, from, &prefix, bad);
+                }
+                if let Some(core) = self.core_mut(to) {
+                    core.handle_message(now, conn, Message::Piece(prefix));
+                    self.dirty.push(to);
+                }
             }
         }
         self.net.remove(now, f, &mut self.obs);
