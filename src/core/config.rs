@@ -7,7 +7,7 @@
 //! file format never defines what a peer is. Every default here is the one a scenario
 //! file gets when it leaves a key out, and the one `swarmlab seed`/`get` run with.
 
-use super::geometry::Geometry;
+use super::geometry::{Geometry, WIRE_BLOCK_LEN};
 use super::id::PeerId;
 use super::name::{StrategyName, builtin};
 use crate::units::{Rate, SimDuration};
@@ -68,6 +68,43 @@ impl Corruption {
 pub enum Pipeline {
     /// A fixed number of requests, counted in 16 KiB wire blocks.
     Fixed(u32),
+    /// Sized to the connection (`pipeline = "auto"`, the default): enough 16 KiB
+    /// requests to keep [`Pipeline::AUTO_QUEUE_TIME`] of data coming at the rate
+    /// measured from that neighbour over the rate window, between
+    /// [`Pipeline::AUTO_FLOOR`] and [`Pipeline::AUTO_CEILING`]. A fixed depth is too
+    /// shallow for a fast or slow-answering partner (the queue must cover the
+    /// bandwidth-delay product) and too deep for a slow one (requests made long before
+    /// the data comes pin pieces to it); real clients size the queue this way.
+    Auto,
+}
+
+impl Pipeline {
+    /// The data an automatic pipeline keeps on order, in seconds at the measured rate:
+    /// libtorrent's `request_queue_time` (3 s).
+    pub const AUTO_QUEUE_TIME: SimDuration = SimDuration::from_secs(3);
+    /// The fewest requests an automatic pipeline keeps out (libtorrent's minimum): the
+    /// next is asked for while one arrives. A new connection starts here, and the
+    /// queue grows as data comes (each window, by about the queue time over the round
+    /// trip).
+    pub const AUTO_FLOOR: u32 = 2;
+    /// The most requests an automatic pipeline keeps out (libtorrent's
+    /// `max_out_request_queue`, 500): 8 MB of 16 KiB blocks.
+    pub const AUTO_CEILING: u32 = 500;
+
+    /// Requests (counted in 16 KiB wire blocks) to keep out on a connection that
+    /// delivers `bytes_per_sec`.
+    pub fn wire_blocks(self, bytes_per_sec: u64) -> u32 {
+        match self {
+            Pipeline::Fixed(n) => n,
+            Pipeline::Auto => {
+                let queued =
+                    u128::from(bytes_per_sec) * u128::from(Self::AUTO_QUEUE_TIME.0) / 1_000_000;
+                let blocks = queued.div_ceil(u128::from(WIRE_BLOCK_LEN));
+                let blocks = u32::try_from(blocks).unwrap_or(u32::MAX);
+                blocks.clamp(Self::AUTO_FLOOR, Self::AUTO_CEILING)
+            }
+        }
+    }
 }
 
 /// A peer's policy: which strategies it runs and their knobs (the `[policy]` table of a
@@ -111,7 +148,7 @@ impl Default for Policy {
             optimistic_interval: SimDuration::from_secs(30),
             rate_window: SimDuration::from_secs(20),
             seed_choker: builtin::FASTEST_UPLOAD,
-            pipeline: Pipeline::Fixed(10),
+            pipeline: Pipeline::Auto,
         }
     }
 }

@@ -270,11 +270,24 @@ fn policy_key(
         "optimistic_interval" => policy.optimistic_interval = positive_duration(f)?,
         "rate_window" => policy.rate_window = positive_duration(f)?,
         "seed_choker" => policy.seed_choker = named(StrategyKind::SeedChoker)?,
-        "pipeline" => policy.pipeline = Pipeline::Fixed(f.u32(1)?),
+        "pipeline" => policy.pipeline = pipeline(f)?,
         // Callers check keys against POLICY_KEYS first.
         _ => return Err(f.error("unknown policy key")),
     }
     Ok(())
+}
+
+/// `pipeline`: `"auto"` (sized to the connection's rate) or a fixed number of requests.
+fn pipeline(f: &Field) -> Result<Pipeline, ScenarioError> {
+    const EXPECTED: &str = "\"auto\" or a whole number of at least 1";
+    match f.value() {
+        Some(v) if v.as_str() == Some("auto") => Ok(Pipeline::Auto),
+        Some(v) if let Some(n) = v.as_integer() => match u32::try_from(n) {
+            Ok(n) if n >= 1 => Ok(Pipeline::Fixed(n)),
+            _ => Err(f.error(format!("{n} is out of range (expected {EXPECTED})"))),
+        },
+        _ => Err(f.wrong_type(EXPECTED)),
+    }
 }
 
 /// A string naming one of the registry's strategies of `kind`.

@@ -532,6 +532,32 @@ fn every_written_field_is_read() {
     assert_eq!(s.run.sample_interval, SimDuration::from_millis(500));
 }
 
+#[test]
+fn pipeline_is_auto_by_default_or_a_number() {
+    assert_eq!(parse(BASE).policy.pipeline, Pipeline::Auto);
+    let with = |v: &str| format!("[policy]\npipeline = {v}\n{BASE}");
+    assert_eq!(parse(&with("\"auto\"")).policy.pipeline, Pipeline::Auto);
+    assert_eq!(parse(&with("32")).policy.pipeline, Pipeline::Fixed(32));
+    let expected = "(expected \"auto\" or a whole number of at least 1)";
+    assert_eq!(
+        error(&with("\"fast\"")),
+        format!("bad.toml:2: policy.pipeline: \"fast\" is a string {expected}")
+    );
+    assert_eq!(
+        error(&with("2.5")),
+        format!("bad.toml:2: policy.pipeline: 2.5 is a float {expected}")
+    );
+    assert_eq!(
+        error(&with("0")),
+        format!("bad.toml:2: policy.pipeline: 0 is out of range {expected}")
+    );
+    // Written back as read, and a fixed group override survives the round trip.
+    for text in [with("\"auto\""), format!("{BASE}pipeline = 4\n")] {
+        let s = parse(&text);
+        assert_eq!(Scenario::from_str_named(&s.to_toml(), "x.toml").expect("parses"), s);
+    }
+}
+
 // ------------------------------------------------------------------ sweeps
 
 #[test]

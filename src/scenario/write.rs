@@ -113,6 +113,7 @@ fn policy_entries(p: &Policy) -> Vec<(&'static str, String)> {
 fn pipeline(p: Pipeline) -> String {
     match p {
         Pipeline::Fixed(n) => n.to_string(),
+        Pipeline::Auto => quote("auto"),
     }
 }
 

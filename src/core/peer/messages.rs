@@ -22,8 +22,8 @@ impl Peer {
         }
         match msg {
             Message::KeepAlive => {}
-            Message::Choke => self.on_choke(conn),
-            Message::Unchoke => self.on_unchoke(conn),
+            Message::Choke => self.on_choke(now, conn),
+            Message::Unchoke => self.on_unchoke(now, conn),
             Message::Interested => self.on_interested(now, conn),
             Message::NotInterested => self.on_not_interested(now, conn),
             Message::Have(piece) => self.on_have(now, conn, piece),
@@ -34,11 +34,11 @@ impl Peer {
         }
     }
 
-    fn on_unchoke(&mut self, conn: ConnId) {
+    fn on_unchoke(&mut self, now: SimTime, conn: ConnId) {
         if let Some(c) = self.conns.get_mut(conn) {
             c.peer_choking = false;
         }
-        self.request_more(conn);
+        self.request_more(now, conn);
     }
 
     fn on_interested(&mut self, now: SimTime, conn: ConnId) {
@@ -111,7 +111,7 @@ impl Peer {
         }
         if lacking {
             self.update_interest(conn);
-            self.request_more(conn);
+            self.request_more(now, conn);
         }
     }
 
@@ -145,7 +145,7 @@ impl Peer {
             return self.close(now, conn, CloseReason::BothComplete);
         }
         self.update_interest(conn);
-        self.request_more(conn);
+        self.request_more(now, conn);
     }
 
     /// Tells the neighbour on `conn` whether we want anything it has, if that changed.
@@ -166,7 +166,7 @@ impl Peer {
         }
     }
 
-    fn on_choke(&mut self, conn: ConnId) {
+    fn on_choke(&mut self, now: SimTime, conn: ConnId) {
         let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
@@ -181,7 +181,7 @@ impl Peer {
             self.release(b);
         }
         if !dropped.is_empty() {
-            self.refill_all();
+            self.refill_all(now);
         }
     }
 

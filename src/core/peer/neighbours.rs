@@ -193,7 +193,7 @@ impl Peer {
             self.release(b);
         }
         if !c.requested.is_empty() {
-            self.refill_all();
+            self.refill_all(now);
         }
         if was_serving {
             self.fill_upload_slots(now);

@@ -143,13 +143,13 @@ impl Peer {
         if let Some(rest) = rest {
             self.release(&rest);
         }
-        self.keep_grains(conn, peer, block);
-        self.request_more(conn);
+        self.keep_grains(now, conn, peer, block);
+        self.request_more(now, conn);
     }
 
     /// Marks the grains of `block` received (those we still lacked), cancels them where
     /// else they are on order, and asks for verification once the piece is whole.
-    fn keep_grains(&mut self, conn: ConnId, peer: PeerId, block: BlockRef) {
+    fn keep_grains(&mut self, now: SimTime, conn: ConnId, peer: PeerId, block: BlockRef) {
         // Already complete (an endgame duplicate) or abandoned meanwhile: nothing to keep.
         let Some((pi, first, count)) = self.partial_of(&block) else {
             return;
@@ -169,7 +169,7 @@ impl Peer {
         }
         partial.received += new;
         let done = partial.received as usize == partial.grains.len();
-        self.cancel_duplicates(conn, block);
+        self.cancel_duplicates(now, conn, block);
         if done {
             self.out.push_back(Output::Verify { piece: block.piece });
         }
@@ -178,7 +178,7 @@ impl Peer {
     /// In endgame other neighbours may have some of these grains on order: cancel them
     /// there — the tail of a request whose tail this block covers, else the whole request
     /// (what else it covered goes back to the pool).
-    fn cancel_duplicates(&mut self, except: ConnId, block: BlockRef) {
+    fn cancel_duplicates(&mut self, now: SimTime, except: ConnId, block: BlockRef) {
         for id in self.conns.ids() {
             if id == except {
                 continue;
@@ -217,7 +217,7 @@ impl Peer {
                 self.send(id, Message::Cancel(r));
                 self.release(&r);
             }
-            self.request_more(id);
+            self.request_more(now, id);
         }
     }
 
@@ -252,7 +252,7 @@ impl Peer {
             for peer in self.smart_ban.piece_failed(piece, &senders, grains) {
                 self.ban(now, peer);
             }
-            self.refill_all();
+            self.refill_all(now);
             return;
         }
         self.have.set(piece);
@@ -313,29 +313,37 @@ impl Peer {
 
     // ------------------------------------------------------------------ requests
 
-    pub(super) fn refill_all(&mut self) {
+    pub(super) fn refill_all(&mut self, now: SimTime) {
         for id in self.conns.ids() {
-            self.request_more(id);
+            self.request_more(now, id);
         }
     }
 
-    /// How many requests to keep outstanding on a connection. `pipeline` counts
-    /// wire-sized (16 KiB) blocks, so a simulation with bigger blocks keeps the same
-    /// bytes in flight: ten 256 KiB chunks asked for at once would all be picked while
-    /// rare and arrive a minute later, long after others fetched them, and a seed would
-    /// send the same chunks over and over. Never fewer than two (unless `pipeline` says
+    /// How many requests to keep outstanding on `conn`. `pipeline` counts wire-sized
+    /// (16 KiB) blocks — fixed, or sized to what `conn` has delivered lately
+    /// ([`Pipeline::Auto`]) — so a simulation with bigger blocks keeps the same bytes in
+    /// flight: ten 256 KiB chunks asked for at once would all be picked while rare and
+    /// arrive a minute later, long after others fetched them, and a seed would send the
+    /// same chunks over and over. Never fewer than two (unless a fixed `pipeline` says
     /// so), so the next block is asked for while one is arriving.
-    fn pipeline_depth(&self) -> usize {
-        let Pipeline::Fixed(pipeline) = self.cfg.policy.pipeline;
-        let pipeline = u64::from(pipeline);
+    fn pipeline_depth(&mut self, now: SimTime, conn: ConnId) -> usize {
+        let policy = self.cfg.policy.pipeline;
+        let rate = match policy {
+            Pipeline::Fixed(_) => 0,
+            Pipeline::Auto => self
+                .conns
+                .get_mut(conn)
+                .map_or(0, |c| c.from_them.rate(now)),
+        };
+        let pipeline = u64::from(policy.wire_blocks(rate));
         let block = u64::from(self.cfg.geometry.block_len().max(1));
         let by_bytes = pipeline * u64::from(WIRE_BLOCK_LEN) / block;
         usize::try_from(by_bytes.max(2).min(pipeline)).unwrap_or(usize::MAX)
     }
 
     /// Keeps up to [`Self::pipeline_depth`] requests outstanding on `conn`.
-    pub(super) fn request_more(&mut self, conn: ConnId) {
-        let pipeline = self.pipeline_depth();
+    pub(super) fn request_more(&mut self, now: SimTime, conn: ConnId) {
+        let pipeline = self.pipeline_depth(now, conn);
         loop {
             let Some(c) = self.conns.get(conn) else {
                 return;

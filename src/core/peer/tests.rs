@@ -2,7 +2,7 @@
 //! messages instantly, with a fake clock.
 
 use super::*;
-use crate::core::config::{Corruption, Pipeline, Policy};
+use crate::core::config::{Corruption, Pipeline};
 use crate::core::geometry::{BlockRef, Geometry};
 use crate::core::smart_ban::{GrainDigest, NAMES_TO_BAN};
 use crate::core::strategy::builtin;
@@ -17,15 +17,22 @@ fn config(id: u64, role: Role, pieces: u32, blocks_per_piece: u32) -> PeerConfig
         Bytes(block * blocks_per_piece as u64),
         Bytes(block),
     );
-    PeerConfig {
+    let mut cfg = PeerConfig {
         neighbourhood: Neighbourhood {
             min_neighbours: 1,
             max_neighbours: 10,
             ..Neighbourhood::default()
         },
         ..PeerConfig::new(PeerId(id), geometry, role)
-    }
+    };
+    // The in-memory net delivers at one instant, where no rate can be measured: a fixed
+    // depth, so the tests below see whole pipelines. `Pipeline::Auto` has its own tests.
+    cfg.policy.pipeline = Pipeline::Fixed(TEST_PIPELINE);
+    cfg
 }
+
+/// The pipeline depth of the tests' peers, in requests.
+const TEST_PIPELINE: u32 = 10;
 
 /// A peer built with the built-in strategies.
 fn build(cfg: PeerConfig, have: Bitfield, dice: Dice) -> Peer {
@@ -59,10 +66,9 @@ fn inbound(peer: PeerId) -> NewConnection {
     link(peer, Direction::Inbound)
 }
 
-/// The default pipeline depth, in requests.
+/// The tests' pipeline depth, in requests.
 fn default_pipeline() -> usize {
-    let Pipeline::Fixed(n) = Policy::default().pipeline;
-    n as usize
+    TEST_PIPELINE as usize
 }
 
 /// The digest of a grain as its sender meant it.
@@ -309,6 +315,66 @@ fn the_pipeline_counts_wire_blocks_so_big_blocks_keep_fewer_requests_out() {
     assert_eq!(requests_with(16), pipeline);
     assert_eq!(requests_with(64), pipeline / 4);
     assert_eq!(requests_with(256), 2);
+}
+
+/// A leecher with pipeline `pipeline` downloads from one neighbour that answers its
+/// oldest request every `gap` (16 KiB each) for `secs` seconds of the fake clock: how
+/// many requests it has outstanding at the end.
+fn outstanding_after_a_steady_flow(pipeline: Pipeline, gap: SimDuration, secs: u64) -> usize {
+    let pieces = 512;
+    let mut cfg = config(1, Role::Leecher, pieces, 16);
+    cfg.policy.pipeline = pipeline;
+    let mut leech = build(cfg, Bitfield::new(pieces), Dice::new(1, 1));
+    let c = leech
+        .handle_connected(SimTime::ZERO, outbound(PeerId(0)))
+        .unwrap();
+    leech.handle_message(SimTime::ZERO, c, Message::Bitfield(Bitfield::full(pieces)));
+    leech.handle_message(SimTime::ZERO, c, Message::Unchoke);
+    let mut out = VecDeque::new();
+    let mut now = SimTime::ZERO;
+    let end = SimTime::ZERO + SimDuration::from_secs(secs);
+    loop {
+        while let Some(o) = leech.poll_output() {
+            match o {
+                Output::Send {
+                    msg: Message::Request(b),
+                    ..
+                } => out.push_back(b),
+                Output::Verify { piece } => leech.handle_piece_verified(now, piece, true, &[]),
+                _ => {}
+            }
+        }
+        if now >= end {
+            return out.len();
+        }
+        now += gap;
+        let b = out.pop_front().expect("a request is out");
+        leech.handle_message(now, c, Message::Piece(b));
+    }
+}
+
+#[test]
+fn an_automatic_pipeline_holds_three_seconds_at_the_measured_rate() {
+    let us = SimDuration;
+    // A new connection has no rate yet: the floor.
+    let floor = Pipeline::AUTO_FLOOR as usize;
+    assert_eq!(
+        outstanding_after_a_steady_flow(Pipeline::Auto, us(15_625), 0),
+        floor
+    );
+    // 1 MiB/s (a block per 15.625 ms): 3 s of it is 192 blocks. The rate meter is
+    // good to a few % on a steady flow (its own tests: 5 %).
+    let mib = outstanding_after_a_steady_flow(Pipeline::Auto, us(15_625), 25);
+    assert!((183..=202).contains(&mib), "{mib} requests out at 1 MiB/s");
+    // 32 KiB/s: 6 blocks (5.7 to 6.3, rounded up).
+    let slow = outstanding_after_a_steady_flow(Pipeline::Auto, us(500_000), 40);
+    assert!((6..=7).contains(&slow), "{slow} requests out at 32 KiB/s");
+    // 8 MiB/s would want 1536: the ceiling.
+    let fast = outstanding_after_a_steady_flow(Pipeline::Auto, us(1_953), 4);
+    assert_eq!(fast, Pipeline::AUTO_CEILING as usize);
+    // A number is a fixed depth, whatever the rate.
+    let fixed = outstanding_after_a_steady_flow(Pipeline::Fixed(10), us(15_625), 25);
+    assert_eq!(fixed, 10);
 }
 
 #[test]
