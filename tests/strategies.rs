@@ -422,7 +422,12 @@ fn the_confidence_interval_shrinks_as_replicates_grow() {
         })
         .collect();
     eprintln!("CI half-widths at 3, 6, 24 replicates: {widths:?}");
-    assert!(widths[0] > widths[1] && widths[1] > widths[2], "{widths:?}");
+    // 24 replicates give a narrower interval than 3 or 6. Not 6 against 3: a correct
+    // interval from 3 replicates is no wider than from the first 6 about one time in
+    // ten (t·s/√n with s from 2 degrees of freedom; a Monte Carlo of nested normal
+    // samples gives 10.6 %), against 1.7 % (6 vs 24) and 2.7 % (3 vs 24). It happened
+    // when the default pipeline became "auto": 3.10, 4.32, 1.87 s.
+    assert!(widths[2] < widths[0] && widths[2] < widths[1], "{widths:?}");
 }
 
 #[test]
