@@ -554,7 +554,10 @@ fn pipeline_is_auto_by_default_or_a_number() {
     // Written back as read, and a fixed group override survives the round trip.
     for text in [with("\"auto\""), format!("{BASE}pipeline = 4\n")] {
         let s = parse(&text);
-        assert_eq!(Scenario::from_str_named(&s.to_toml(), "x.toml").expect("parses"), s);
+        assert_eq!(
+            Scenario::from_str_named(&s.to_toml(), "x.toml").expect("parses"),
+            s
+        );
     }
 }
 
