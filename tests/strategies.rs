@@ -189,8 +189,11 @@ struct TyrantGain {
     tyrant: Row,
 }
 
-fn bittyrant_gains(scenario: &str, n: u32) -> Vec<TyrantGain> {
-    let base = shipped(scenario);
+/// BitTyrant's gain in `scenario` with the fields `set` changed (as `--set` would).
+fn bittyrant_gains(scenario: &str, set: &[(&str, &str)], n: u32) -> Vec<TyrantGain> {
+    let base = shipped(scenario)
+        .with_overrides(&SweepPoint::new(set.iter().copied()))
+        .expect("override");
     let ps_majority = base
         .with_overrides(&SweepPoint::new([("policy.choker", "propshare")]))
         .expect("override");
@@ -248,8 +251,13 @@ fn a_bittyrant_minority_gains_where_downloads_are_long_and_most_peers_slow() {
     // −156 ± 36 s. With 16 KiB blocks the gap is 81 ± 50 s over 48 runs but 26 ± 70 s
     // over 48 other seeds, and it reverses with a round-robin seed (−83 ± 84 s, 24 runs).
     // So it is printed, not asserted (README, "Comparing strategies").
+    //
+    // All of the above was measured with a fixed pipeline of 10 requests, the default
+    // until `pipeline = "auto"`. With "auto" the first claim does NOT hold over the same
+    // 24 runs: the tyrants gain 48.4 ± 55.1 s (faster in 14/24; docs/findings.md). So
+    // the claim is asserted for the fixed pipeline it was reproduced with.
     let n = 24;
-    let gains = bittyrant_gains("bittyrant-skewed.toml", n);
+    let gains = bittyrant_gains("bittyrant-skewed.toml", &[("policy.pipeline", "10")], n);
     let (tft, ps) = (&gains[0], &gains[1]);
     assert!(
         tft.gain - tft.ci > 0.0,
@@ -291,7 +299,7 @@ fn in_short_downloads_among_similar_peers_bittyrant_gains_nothing() {
     // significant in the skewed swarm either, so it was left out. Asserted: no gain
     // worth the name, and BitTyrant never pays more upload per byte downloaded than
     // the strategy it replaces (share ratio 0.93 -> 0.89 and 0.90 -> 0.81).
-    for g in bittyrant_gains("bittyrant-minority.toml", 16) {
+    for g in bittyrant_gains("bittyrant-minority.toml", &[], 16) {
         assert!(
             g.gain < 0.1 * g.own_download_s,
             "{}: gain {:.1} ± {:.1}",
