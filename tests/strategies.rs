@@ -252,24 +252,19 @@ fn a_bittyrant_minority_gains_where_downloads_are_long_and_most_peers_slow() {
     // over 48 other seeds, and it reverses with a round-robin seed (−83 ± 84 s, 24 runs).
     // So it is printed, not asserted (README, "Comparing strategies").
     //
-    // All of the above was measured with a fixed pipeline of 10 requests, the default
-    // until `pipeline = "auto"`. With "auto" the first claim does NOT hold over the same
-    // 24 runs: the tyrants gain 48.4 ± 55.1 s (faster in 14/24; docs/findings.md). So
-    // the claim is asserted for the fixed pipeline it was reproduced with.
+    // All of the above was measured with the network model of equal shares per request.
+    // With one max-min fair flow per connection the first claim does NOT hold: over the
+    // same 24 runs the tyrants gain 33.4 ± 71.4 s (faster in 18/24) with a fixed pipeline
+    // of 10, and 48.4 ± 55.1 s (14/24) with `pipeline = "auto"` (docs/findings.md). Fast
+    // mode does not yet give block mode's answers on swarms this slow, and block mode
+    // takes about a minute a run here, so the direction is printed, not asserted; what
+    // is asserted is that BitTyrant uploads less per byte downloaded.
     let n = 24;
-    let gains = bittyrant_gains("bittyrant-skewed.toml", &[("policy.pipeline", "10")], n);
+    let gains = bittyrant_gains("bittyrant-skewed.toml", &[], n);
     let (tft, ps) = (&gains[0], &gains[1]);
-    assert!(
-        tft.gain - tft.ci > 0.0,
-        "tit-for-tat swarm: gain {:.1} ± {:.1} s",
-        tft.gain,
-        tft.ci
-    );
-    // In at least two runs of three.
-    assert!(
-        3 * tft.faster >= 2 * n as usize,
-        "faster in {}/{n}",
-        tft.faster
+    eprintln!(
+        "tit-for-tat swarm: gain {:.1} ± {:.1} s, faster in {}/{n}",
+        tft.gain, tft.ci, tft.faster
     );
     assert!(tft.tyrant.share_ratio.unwrap() < tft.own.share_ratio.unwrap());
     let (sooner, ci) = paired(&ps.own_runs, &tft.own_runs);
