@@ -261,16 +261,22 @@ impl Host {
     }
 
     /// A peer dialled us. At the connection cap its slot is the oldest half-open
-    /// connection's (tokens count up, so the smallest is the oldest): connections that
+    /// connection's that was dialled to us (tokens count up, so the smallest is the
+    /// oldest): connections that
     /// never finish their handshake cannot keep a real peer out, as each newcomer pushes
     /// the oldest of them out, and they also time out soon
     /// ([`connection::HALF_OPEN_TIMEOUT`]).
     pub(super) fn accept(&mut self, stream: TcpStream, addr: SocketAddr) {
         if self.conns.len() >= self.max_conns {
+            // Only connections others opened to us: our own dials are no siege. Not
+            // among a laboratory swarm's members, whose simulated twins turn a newcomer
+            // away at the cap (and whose dials at a flash crowd's start would push
+            // each other out).
+            let in_swarm = self.member.is_some();
             let oldest = self
                 .conns
                 .iter()
-                .filter(|(_, c)| c.half_open())
+                .filter(|(_, c)| !in_swarm && c.half_open() && c.dial.is_none())
                 .map(|(t, _)| *t)
                 .min();
             match oldest {
