@@ -148,7 +148,7 @@ mod tests {
         while (v.len() as u64) < p.len {
             v.extend_from_slice(&splitmix64(&mut state).to_le_bytes());
         }
-        v.truncate(p.len as usize);
+        v.truncate(usize::try_from(p.len).unwrap());
         v
     }
 
@@ -158,9 +158,10 @@ mod tests {
             let p = LabPayload::new(seed, len);
             let all = sequential(&p);
             let (from, to) = (a.min(b).min(len), a.max(b).min(len));
-            let mut got = vec![0u8; (to - from) as usize];
+            let (from_i, to_i) = (usize::try_from(from).unwrap(), usize::try_from(to).unwrap());
+            let mut got = vec![0u8; to_i - from_i];
             p.fill(from, &mut got).unwrap();
-            prop_assert_eq!(&got[..], &all[from as usize..to as usize]);
+            prop_assert_eq!(&got[..], &all[from_i..to_i]);
         }
     }
 
