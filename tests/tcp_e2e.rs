@@ -214,6 +214,136 @@ fn seed_drops_hostile_peers_and_keeps_serving() {
     assert_same_file(&data, &out.join("target.bin"));
 }
 
+/// Connections that never finish their handshake, held open against one seed: `silent`
+/// of them send nothing, the rest send one byte of a handshake every 0.2 s, and any the
+/// seed closes is opened again at once, so the seed always faces all of them.
+struct HalfOpenFlood {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<(usize, usize)>>,
+}
+
+impl HalfOpenFlood {
+    /// Starts holding `count` connections to `port`, and returns once they are all open.
+    fn start(port: u16, count: usize, hash: Vec<u8>, limit: Duration) -> HalfOpenFlood {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let stop = Arc::new(AtomicBool::new(false));
+        let opened = Arc::new(AtomicUsize::new(0));
+        let (flag, seen) = (stop.clone(), opened.clone());
+        let thread = std::thread::spawn(move || {
+            let hs = handshake(&hash);
+            let open = || {
+                let s = TcpStream::connect(local(port)).ok()?;
+                s.set_nonblocking(true).ok()?;
+                Some(s)
+            };
+            let mut held: Vec<Option<TcpStream>> = (0..count).map(|_| open()).collect();
+            seen.store(held.iter().flatten().count(), Ordering::SeqCst);
+            let (mut reopened, mut least_held) = (0, count);
+            let start = Instant::now();
+            let mut round = 0usize;
+            // Bounded in time, whatever the test does.
+            while !flag.load(Ordering::SeqCst) && start.elapsed() < limit {
+                for (i, slot) in held.iter_mut().enumerate() {
+                    let alive = slot.as_mut().is_some_and(|s| {
+                        let mut b = [0u8; 256];
+                        let read_ok = match std::io::Read::read(s, &mut b) {
+                            Ok(0) => false,
+                            Ok(_) => true,
+                            Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+                        };
+                        // The trickling half: one more byte of the first 67 (never all 68).
+                        let trickle = i % 2 == 1;
+                        read_ok && (!trickle || s.write(&hs[round % 67..round % 67 + 1]).is_ok())
+                    });
+                    if !alive {
+                        *slot = open();
+                        reopened += 1;
+                    }
+                }
+                least_held = least_held.min(held.iter().flatten().count());
+                round += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            (reopened, least_held)
+        });
+        let start = Instant::now();
+        while opened.load(Ordering::SeqCst) < count {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "could not open {count} connections"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        HalfOpenFlood {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops, and returns how many connections were opened again and the fewest held
+    /// after any round of reopening.
+    fn stop(mut self) -> (usize, usize) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread
+            .take()
+            .map_or((0, 0), |t| t.join().expect("the flood thread"))
+    }
+}
+
+impl Drop for HalfOpenFlood {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A seed at its connection cap (85) facing 500 connections that never finish their
+/// handshake still serves a real peer: each newcomer takes the slot of the oldest
+/// half-open connection, and half-open connections time out after 5 s.
+#[test]
+fn a_peer_is_served_while_500_half_open_connections_are_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("besieged.bin");
+    fs::write(&data, random_bytes(2 * 1024 * 1024 + 9, 17)).unwrap();
+    let (_tracker, url) = start_tracker(d);
+    let torrent = make_torrent(&data, &url, "256KiB", d);
+    let hash = unhex(&show_hash(&torrent));
+    let (seed, port) = start_seed(&torrent, &data, d, "seed");
+    let flood = HalfOpenFlood::start(port, 500, hash, Duration::from_secs(120));
+    // Let the flood fill every slot and the first half-open connections time out.
+    std::thread::sleep(Duration::from_secs(6));
+    let out = d.join("out");
+    let started = Instant::now();
+    let (status, _, stderr) = run(get(&torrent, &out, &[]), d, "get", LIMIT);
+    let took = started.elapsed();
+    let (reopened, least_held) = flood.stop();
+    eprintln!(
+        "get took {took:?} under the flood; {reopened} flood connections reopened, at least {least_held} held"
+    );
+    assert!(
+        status.success(),
+        "get under the flood failed ({took:?}):\n{stderr}"
+    );
+    assert_same_file(&data, &out.join("besieged.bin"));
+    // The flood was real: the seed was at its cap throughout and pushed flood
+    // connections out, and the flood kept its 500 open.
+    assert!(
+        reopened >= 500 - 85,
+        "only {reopened} flood connections were dropped"
+    );
+    assert_eq!(
+        least_held, 500,
+        "the flood could not hold its 500 connections"
+    );
+    let log = seed.stderr_text();
+    assert!(
+        log.contains("evicted: oldest"),
+        "no eviction logged:\n{}",
+        &log[log.len().saturating_sub(3000)..]
+    );
+}
+
 #[test]
 fn bad_input_exits_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -88,7 +88,9 @@ pub(super) fn compare(args: CompareArgs, strategies: &StrategyTable) -> i32 {
                 eprintln!("swarmlab compare: --time-scale {x}: must be a positive number");
                 return 2;
             }
-            if let Err(e) = crate::tcp::swarm::check(plan.scenario_of(0)) {
+            if let Err(e) =
+                crate::tcp::swarm::check(plan.scenario_of(0), crate::tcp::swarm::Keeping::Nothing)
+            {
                 eprintln!("{}: {e}", args.scenario.display());
                 return 2;
             }

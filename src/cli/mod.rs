@@ -55,6 +55,12 @@ enum Command {
         /// ÷X; results in scenario time). Default: chosen so the run takes about 30 s.
         #[arg(long, value_name = "X")]
         time_scale: Option<f64>,
+        /// tcp only: every peer writes real files into DIR, which is kept (the payload in
+        /// DIR/payload.bin, leecher i's download in DIR/peer-<i>/payload.bin). Without it
+        /// no peer keeps a copy: blocks are made from the run seed when sent, and a
+        /// received piece is SHA-1 checked, then only marked held.
+        #[arg(long, value_name = "DIR")]
+        keep_data: Option<PathBuf>,
     },
     /// Validate scenario files without running them.
     Check {
@@ -115,6 +121,9 @@ pub fn main_with(strategies: Strategies) -> i32 {
         }
     };
     init_logging(cli.verbose);
+    // A seed or a swarm holds a descriptor per connection; the usual soft limit (1024)
+    // is far below what the hard limit allows.
+    crate::tcp::swarm::raise_open_files_limit();
     match cli.command {
         Command::Run {
             scenario,
@@ -124,6 +133,7 @@ pub fn main_with(strategies: Strategies) -> i32 {
             backend,
             no_plots,
             time_scale,
+            keep_data,
         } => {
             let run = RunArgs {
                 seed,
@@ -132,6 +142,7 @@ pub fn main_with(strategies: Strategies) -> i32 {
                 backend,
                 plots: !no_plots,
                 time_scale,
+                keep_data,
             };
             cmd_run(&scenario, run, &strategies)
         }
@@ -232,6 +243,7 @@ struct RunArgs {
     backend: String,
     plots: bool,
     time_scale: Option<f64>,
+    keep_data: Option<PathBuf>,
 }
 
 fn cmd_run(path: &Path, args: RunArgs, strategies: &StrategyTable) -> i32 {
@@ -242,6 +254,7 @@ fn cmd_run(path: &Path, args: RunArgs, strategies: &StrategyTable) -> i32 {
         backend,
         plots,
         time_scale,
+        keep_data,
     } = args;
     let backend = backend.as_str();
     let point = match settings_point("run", &settings) {
@@ -257,6 +270,10 @@ fn cmd_run(path: &Path, args: RunArgs, strategies: &StrategyTable) -> i32 {
             "{}: --backend {backend}: not a backend (sim or tcp)",
             path.display()
         );
+        return 2;
+    }
+    if keep_data.is_some() && backend != "tcp" {
+        eprintln!("--keep-data applies to --backend tcp only");
         return 2;
     }
     if let Some(x) = time_scale {
@@ -277,8 +294,13 @@ fn cmd_run(path: &Path, args: RunArgs, strategies: &StrategyTable) -> i32 {
         );
         return 2;
     }
+    let keeping = if keep_data.is_some() {
+        crate::tcp::swarm::Keeping::Files
+    } else {
+        crate::tcp::swarm::Keeping::Nothing
+    };
     if backend == "tcp"
-        && let Err(e) = crate::tcp::swarm::check(&scenario)
+        && let Err(e) = crate::tcp::swarm::check(&scenario, keeping)
     {
         eprintln!("{}: {e}", path.display());
         return 2;
@@ -299,7 +321,7 @@ fn cmd_run(path: &Path, args: RunArgs, strategies: &StrategyTable) -> i32 {
         folder.display()
     );
     if backend == "tcp" {
-        return cmd_run_tcp(&scenario, seed, &folder, plots, time_scale);
+        return cmd_run_tcp(&scenario, seed, &folder, plots, time_scale, keep_data);
     }
     let mut progress = progress_line();
     let report = run::run_to_folder(&scenario, seed, &folder, plots, &mut progress);
@@ -326,6 +348,7 @@ fn cmd_run_tcp(
     folder: &Path,
     plots: bool,
     time_scale: Option<f64>,
+    keep_data: Option<PathBuf>,
 ) -> i32 {
     let scale = match time_scale.map_or_else(|| run::auto_time_scale(scenario, seed), Ok) {
         Ok(scale) => scale,
@@ -344,7 +367,7 @@ fn cmd_run_tcp(
     );
     let opts = run::TcpOptions {
         time_scale: Some(scale),
-        keep_data: None,
+        keep_data,
         progress: true,
     };
     match run::run_tcp_to_folder(scenario, seed, folder, plots, &opts) {

@@ -3,7 +3,7 @@
 //!
 //! The task is the only place that touches the socket. It checks what only it can
 //! check — the handshake's protocol string, info hash, and that we did not dial
-//! ourselves, within [`HANDSHAKE_TIMEOUT`] — and decodes frames with the bounded
+//! ourselves, within [`HALF_OPEN_TIMEOUT`] — and decodes frames with the bounded
 //! [`wire::Decoder`]. It waits for upload tokens before it writes a block and for
 //! download tokens after it reads, so TCP's own flow control slows the sender. In a
 //! laboratory swarm a delay line holds each incoming message for the link's latency.
@@ -26,8 +26,13 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
-/// A connection that has not completed its handshake by then is dropped.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A dial that has not connected by then has failed.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection whose handshake has not completed this long after it opened is dropped.
+/// Short, so that connections which never finish theirs (a scanner, a stalled or
+/// hostile peer) hold a slot briefly: a BitTorrent handshake is one 68-byte message each
+/// way, a round trip on any network a peer is worth having on.
+pub const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle connections get a keep-alive this often (BEP 3 suggests two minutes).
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(120);
 /// A connection that sent nothing (not even a keep-alive) for this long is dropped.
@@ -135,7 +140,7 @@ async fn drive(
 async fn open(origin: Origin) -> Result<TcpStream, DropReason> {
     match origin {
         Origin::Accepted(stream) => Ok(stream),
-        Origin::Dial(addr) => tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(addr))
+        Origin::Dial(addr) => tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
             .await
             .map_err(|_| DropReason::ConnectTimeout { addr })?
             .map_err(|source| DropReason::Connect { addr, source }),
@@ -164,9 +169,9 @@ async fn handshake(
             buf.extend_from_slice(&scratch[..n]);
         }
     };
-    let hs = tokio::time::timeout(HANDSHAKE_TIMEOUT, read)
+    let hs = tokio::time::timeout(HALF_OPEN_TIMEOUT, read)
         .await
-        .map_err(|_| DropReason::HandshakeTimeout(HANDSHAKE_TIMEOUT))??;
+        .map_err(|_| DropReason::HandshakeTimeout(HALF_OPEN_TIMEOUT))??;
     if hs.info_hash != sh.info_hash {
         let hash = super::metainfo::hex(&hs.info_hash);
         return Err(DropReason::WrongTorrent(hash));

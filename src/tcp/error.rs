@@ -102,9 +102,14 @@ pub enum DropReason {
     /// The core refused the connection.
     #[error("refused: max_neighbours reached or already connected")]
     Refused,
-    /// The connection cap was reached before the handshake.
+    /// The connection cap was reached before the handshake, and no connection could
+    /// make room.
     #[error("refused: {0} connections already")]
     Full(usize),
+    /// At the connection cap, it had not finished its handshake and was the oldest such:
+    /// its slot went to a newer connection.
+    #[error("evicted: oldest of the connections still in their handshake at the cap")]
+    Evicted,
     /// The core closed it, for this reason.
     #[error("{}", .0.describe())]
     Core(CloseReason),

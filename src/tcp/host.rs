@@ -48,6 +48,15 @@ struct HostConn {
     dial: Option<PeerId>,
     /// In a swarm: its index in the run (from its peer id).
     remote_index: Option<u32>,
+    /// Ends its task (before the handshake there is no channel to drop).
+    task: tokio::task::AbortHandle,
+}
+
+impl HostConn {
+    /// Whether its handshake is still under way (it holds a slot but is no peer yet).
+    fn half_open(&self) -> bool {
+        self.tx.is_none()
+    }
 }
 
 /// Which [`PeerId`] stands for which address and which wire peer id.
@@ -238,23 +247,45 @@ impl Host {
     fn spawn_connection(&mut self, origin: Origin, addr: SocketAddr, dial: Option<PeerId>) {
         let token = self.next_token;
         self.next_token += 1;
+        let task = connection::connection(token, origin, self.shared.clone(), self.events.clone());
+        let task = tokio::spawn(task).abort_handle();
         let conn = HostConn {
             core: None,
             tx: None,
             addr,
             dial,
             remote_index: None,
+            task,
         };
         self.conns.insert(token, conn);
-        let task = connection::connection(token, origin, self.shared.clone(), self.events.clone());
-        tokio::spawn(task);
     }
 
-    /// A peer dialled us.
+    /// A peer dialled us. At the connection cap its slot is the oldest half-open
+    /// connection's that was dialled to us (tokens count up, so the smallest is the
+    /// oldest): connections that
+    /// never finish their handshake cannot keep a real peer out, as each newcomer pushes
+    /// the oldest of them out, and they also time out soon
+    /// ([`connection::HALF_OPEN_TIMEOUT`]).
     pub(super) fn accept(&mut self, stream: TcpStream, addr: SocketAddr) {
         if self.conns.len() >= self.max_conns {
-            debug!("{addr}: dropped: {}", DropReason::Full(self.conns.len()));
-            return;
+            // Only connections others opened to us: our own dials are no siege. Not
+            // among a laboratory swarm's members, whose simulated twins turn a newcomer
+            // away at the cap (and whose dials at a flash crowd's start would push
+            // each other out).
+            let in_swarm = self.member.is_some();
+            let oldest = self
+                .conns
+                .iter()
+                .filter(|(_, c)| !in_swarm && c.half_open() && c.dial.is_none())
+                .map(|(t, _)| *t)
+                .min();
+            match oldest {
+                Some(token) => self.drop_conn(token, &DropReason::Evicted),
+                None => {
+                    debug!("{addr}: dropped: {}", DropReason::Full(self.conns.len()));
+                    return;
+                }
+            }
         }
         self.spawn_connection(Origin::Accepted(stream), addr, None);
     }
@@ -264,6 +295,8 @@ impl Host {
         let Some(c) = self.conns.remove(&token) else {
             return;
         };
+        // A task that reported `Down` has ended already; one we drop must end now.
+        c.task.abort();
         debug!("{}: dropped: {why}", c.addr);
         let now = self.now();
         if let Some(cid) = c.core {
@@ -315,6 +348,13 @@ impl Host {
         c.dial = None;
         if let Some(d) = stale {
             self.core.handle_connect_failed(now, d);
+        }
+        // At the limit, a neighbour that has long had nothing to trade either way gives
+        // up its slot, so that idle connections cannot keep real peers out. Not among a
+        // laboratory swarm's members, who are all real peers, and whose simulated twins
+        // refuse a newcomer at the limit.
+        if !in_swarm {
+            self.core.make_room_for_newcomer(now);
         }
         let new = NewConnection {
             peer,

@@ -577,9 +577,42 @@ pub fn create(path: &Path, tracker: &str, piece_length: u64) -> io::Result<Vec<u
     }
 
     let pieces = hash_pieces(&files, piece_length)?;
+    let layout: Vec<(Vec<String>, u64)> = files.into_iter().map(|(p, _, len)| (p, len)).collect();
+    encode_torrent(&name, &layout, multi_file, piece_length, pieces, tracker)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
 
+/// Builds the `.torrent` of a single file called `name` whose pieces of `piece_length`
+/// bytes hash to `hashes` (content that exists nowhere as a file: a laboratory payload).
+pub fn create_from_hashes(
+    name: &str,
+    length: u64,
+    piece_length: u64,
+    hashes: &[[u8; 20]],
+    tracker: &str,
+) -> io::Result<Vec<u8>> {
+    if piece_length == 0 || piece_length > MAX_PIECE_LENGTH {
+        return Err(io_invalid(format!(
+            "piece size {piece_length} must be between 1 and {MAX_PIECE_LENGTH} bytes"
+        )));
+    }
+    let pieces = hashes.concat();
+    let layout = [(Vec::new(), length)];
+    encode_torrent(name, &layout, false, piece_length, pieces, tracker)
+}
+
+/// Encodes a torrent of `files` (path components and length; one nameless entry for a
+/// single file) and checks it with [`Metainfo::from_bytes`].
+fn encode_torrent(
+    name: &str,
+    files: &[(Vec<String>, u64)],
+    multi_file: bool,
+    piece_length: u64,
+    pieces: Vec<u8>,
+    tracker: &str,
+) -> io::Result<Vec<u8>> {
     let mut info = BTreeMap::new();
-    info.insert(b"name".to_vec(), Value::from(name.as_str()));
+    info.insert(b"name".to_vec(), Value::from(name));
     let piece_length_value = i64::try_from(piece_length)
         .map_err(|_| io_invalid("piece size does not fit in a bencode integer"))?;
     info.insert(b"piece length".to_vec(), Value::Int(piece_length_value));
@@ -587,7 +620,7 @@ pub fn create(path: &Path, tracker: &str, piece_length: u64) -> io::Result<Vec<u
     if multi_file {
         let list = files
             .iter()
-            .map(|(parts, _, len)| {
+            .map(|(parts, len)| {
                 let mut d = BTreeMap::new();
                 d.insert(b"length".to_vec(), length_value(*len)?);
                 d.insert(
@@ -599,7 +632,8 @@ pub fn create(path: &Path, tracker: &str, piece_length: u64) -> io::Result<Vec<u
             .collect::<io::Result<Vec<_>>>()?;
         info.insert(b"files".to_vec(), Value::List(list));
     } else {
-        info.insert(b"length".to_vec(), length_value(meta.len())?);
+        let total = files.iter().map(|(_, len)| len).sum();
+        info.insert(b"length".to_vec(), length_value(total)?);
     }
 
     let mut top = BTreeMap::new();
@@ -616,7 +650,7 @@ pub fn create(path: &Path, tracker: &str, piece_length: u64) -> io::Result<Vec<u
     Metainfo::from_bytes(&bytes).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("{}: cannot make a valid torrent: {e}", path.display()),
+            format!("cannot make a valid torrent: {e}"),
         )
     })?;
     Ok(bytes)

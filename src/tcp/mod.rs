@@ -10,6 +10,8 @@
 //!   an incremental decoder whose memory is bounded by a configured limit;
 //! * [`storage`] — pieces over real files, checked with SHA-1 before anything is
 //!   written, so no unverified byte reaches the output files;
+//! * [`lab_payload`] — a laboratory swarm's payload, made from the run seed on demand,
+//!   so that its peers need keep no copies;
 //! * [`rate_limit`] — token buckets for upload and download limits;
 //! * [`tracker_http`] — the HTTP tracker (BEP 3, BEP 23 compact peers) over
 //!   [`core::Tracker`](crate::core::Tracker), and the announce client;
@@ -41,6 +43,7 @@ pub mod clock;
 pub mod connection;
 pub mod error;
 pub mod host;
+pub mod lab_payload;
 pub mod member;
 pub mod metainfo;
 pub mod rate_limit;

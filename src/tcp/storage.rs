@@ -10,6 +10,10 @@
 //! verified pieces (plus zeros), which [`Storage::recheck`] finds again on restart.
 //! Memory is bounded by the number of partial pieces held at once (configurable).
 //!
+//! A laboratory swarm's storage may hold no files at all ([`Storage::lab`]): its pieces
+//! are a [`LabPayload`], made afresh whenever a block is served, and a received piece,
+//! buffered and SHA-1 checked like any other, is then only marked held.
+//!
 //! Files are opened per operation rather than kept open, so a torrent with thousands of
 //! files cannot exhaust file descriptors. Verified pieces are written but not fsynced:
 //! they survive a killed process, not a power cut — `recheck` is the safety net.
@@ -23,6 +27,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Component, Path, PathBuf};
 
 use super::error::SessionError;
+use super::lab_payload::LabPayload;
 use super::metainfo::Metainfo;
 use sha1::{Digest, Sha1};
 
@@ -137,14 +142,26 @@ impl Partial {
     }
 }
 
-/// The pieces of one torrent, stored in its files under a root folder.
+/// Where the bytes of verified pieces live.
+#[derive(Debug)]
+enum Backing {
+    /// In the torrent's files under a root folder.
+    Files {
+        files: Vec<FileEntry>,
+        mode: OpenMode,
+    },
+    /// Nowhere: they are a laboratory payload's, made again when read.
+    Lab(LabPayload),
+}
+
+/// The pieces of one torrent, stored in its files under a root folder (or, in a
+/// laboratory swarm, only marked held).
 #[derive(Debug)]
 pub struct Storage {
-    files: Vec<FileEntry>,
+    backing: Backing,
     total_len: u64,
     piece_length: u64,
     hashes: Vec<[u8; 20]>,
-    mode: OpenMode,
     verified: Vec<bool>,
     /// Keyed by piece index; a BTreeMap so nothing depends on hash order.
     partial: BTreeMap<u32, Partial>,
@@ -189,17 +206,7 @@ impl Storage {
                 .checked_add(*length)
                 .ok_or_else(|| invalid("total length overflows u64".to_string()))?;
         }
-        let num_pieces = total_len.div_ceil(piece_length);
-        if num_pieces != piece_hashes.len() as u64 {
-            return Err(invalid(format!(
-                "{} bytes in pieces of {piece_length} make {num_pieces} pieces, but {} hashes were given",
-                total_len,
-                piece_hashes.len()
-            )));
-        }
-        if u32::try_from(num_pieces).is_err() {
-            return Err(invalid(format!("{num_pieces} pieces is too many")));
-        }
+        check_piece_count(total_len, piece_length, piece_hashes.len())?;
         for f in &files {
             match mode {
                 OpenMode::Create => prepare_file(&f.full_path, f.length)?,
@@ -207,15 +214,44 @@ impl Storage {
             }
         }
         Ok(Storage {
-            files,
+            backing: Backing::Files { files, mode },
             total_len,
             piece_length,
             verified: vec![false; piece_hashes.len()],
             hashes: piece_hashes,
-            mode,
             partial: BTreeMap::new(),
             max_partial: DEFAULT_MAX_PARTIAL_PIECES,
         })
+    }
+
+    /// The storage of a laboratory peer: no files; `payload` is the torrent's content
+    /// (its pieces hash to `piece_hashes`). A seed (`held`) starts with every piece, a
+    /// leecher with none. Received pieces are buffered and verified as in a file-backed
+    /// storage, then only marked held; served blocks are made from `payload`.
+    pub fn lab(
+        payload: LabPayload,
+        piece_length: u64,
+        piece_hashes: Vec<[u8; 20]>,
+        held: bool,
+    ) -> io::Result<Storage> {
+        if piece_length == 0 || piece_length > u64::from(u32::MAX) {
+            return Err(invalid(format!("piece length {piece_length} out of range")));
+        }
+        check_piece_count(payload.len(), piece_length, piece_hashes.len())?;
+        Ok(Storage {
+            backing: Backing::Lab(payload),
+            total_len: payload.len(),
+            piece_length,
+            verified: vec![held; piece_hashes.len()],
+            hashes: piece_hashes,
+            partial: BTreeMap::new(),
+            max_partial: DEFAULT_MAX_PARTIAL_PIECES,
+        })
+    }
+
+    /// Whether verified pieces are only marked held, not written ([`Storage::lab`]).
+    pub fn is_lab(&self) -> bool {
+        matches!(self.backing, Backing::Lab(_))
     }
 
     /// Sets how many pieces may be partly held in memory at once (at least 1).
@@ -291,7 +327,13 @@ impl Storage {
         offset: u32,
         data: &[u8],
     ) -> io::Result<WriteOutcome> {
-        if self.mode == OpenMode::ReadOnly {
+        if matches!(
+            self.backing,
+            Backing::Files {
+                mode: OpenMode::ReadOnly,
+                ..
+            }
+        ) {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 "storage is read-only",
@@ -434,10 +476,13 @@ impl Storage {
     /// The pieces of the file stream `[pos, pos + len)` as (file, offset in file, length).
     fn segments(&self, pos: u64, len: u64) -> Vec<(&FileEntry, u64, usize)> {
         let mut out = Vec::new();
+        let Backing::Files { files, .. } = &self.backing else {
+            return out;
+        };
         let end = pos + len;
         // The first file that ends after `pos`; empty files are skipped by this too.
-        let first = self.files.partition_point(|f| f.start + f.length <= pos);
-        for f in &self.files[first..] {
+        let first = files.partition_point(|f| f.start + f.length <= pos);
+        for f in &files[first..] {
             if f.start >= end {
                 break;
             }
@@ -451,6 +496,9 @@ impl Storage {
     }
 
     fn read_at(&self, pos: u64, out: &mut [u8]) -> io::Result<()> {
+        if let Backing::Lab(payload) = &self.backing {
+            return payload.fill(pos, out);
+        }
         let mut done = 0;
         for (f, at, n) in self.segments(pos, out.len() as u64) {
             let mut file = File::open(&f.full_path).map_err(|e| with_path(e, &f.full_path))?;
@@ -462,7 +510,12 @@ impl Storage {
         Ok(())
     }
 
+    /// Writes verified bytes to the files (a laboratory storage keeps none: it makes
+    /// them again when they are read).
     fn write_at(&self, pos: u64, data: &[u8]) -> io::Result<()> {
+        if self.is_lab() {
+            return Ok(());
+        }
         let mut done = 0;
         for (f, at, n) in self.segments(pos, data.len() as u64) {
             let mut file = OpenOptions::new()
@@ -476,6 +529,21 @@ impl Storage {
         }
         Ok(())
     }
+}
+
+/// Checks that `total_len` bytes in pieces of `piece_length` make `hashes` pieces, and
+/// that they can be counted in a u32 (as the wire counts them).
+fn check_piece_count(total_len: u64, piece_length: u64, hashes: usize) -> io::Result<()> {
+    let num_pieces = total_len.div_ceil(piece_length);
+    if num_pieces != hashes as u64 {
+        return Err(invalid(format!(
+            "{total_len} bytes in pieces of {piece_length} make {num_pieces} pieces, but {hashes} hashes were given"
+        )));
+    }
+    if u32::try_from(num_pieces).is_err() {
+        return Err(invalid(format!("{num_pieces} pieces is too many")));
+    }
+    Ok(())
 }
 
 /// Adds the file's path to an IO error, so the log line says which file failed.
@@ -789,6 +857,33 @@ mod tests {
         let short = vec![("short".into(), 3)];
         assert!(Storage::open(dir.path(), &short, 4, vec![[0; 20]], OpenMode::ReadOnly).is_err());
         assert!(Storage::open(dir.path(), &layout(), 0, vec![], OpenMode::Create).is_err());
+    }
+
+    #[test]
+    fn lab_storage_verifies_marks_held_and_serves_the_payload() {
+        let payload = LabPayload::new(3, 20);
+        let hashes = payload.piece_hashes(8).unwrap();
+        let mut bytes = vec![0; 20];
+        payload.fill(0, &mut bytes).unwrap();
+        let mut s = Storage::lab(payload, 8, hashes.clone(), false).unwrap();
+        assert!(s.is_lab());
+        assert_eq!(s.verified(), [false; 3]);
+        let mut bad = bytes.clone();
+        bad[3] ^= 1;
+        assert_eq!(write_piece(&mut s, 0, &bad), WriteOutcome::Complete);
+        assert!(!s.verify(0).unwrap(), "a corrupt piece is refused");
+        assert!(s.read_block(0, 0, 8).is_err());
+        for p in 0..3 {
+            write_piece(&mut s, p, &bytes);
+            assert!(s.verify(p).unwrap());
+        }
+        assert_eq!(s.partial_pieces(), 0, "nothing is kept once verified");
+        assert_eq!(s.read_block(1, 2, 6).unwrap(), bytes[10..16]);
+        let mut seed = Storage::lab(payload, 8, hashes.clone(), true).unwrap();
+        assert_eq!(seed.recheck().unwrap(), [true; 3]);
+        assert_eq!(seed.read_block(2, 0, 4).unwrap(), bytes[16..20]);
+        assert!(Storage::lab(payload, 8, hashes[..2].to_vec(), true).is_err());
+        assert!(Storage::lab(payload, 0, hashes, true).is_err());
     }
 
     #[test]

@@ -4,17 +4,26 @@
 //! `Send`), and in it:
 //!
 //! * an HTTP tracker ([`TrackerServer`], on its own thread, on a free 127.0.0.1 port);
-//! * a payload of deterministic pseudo-random bytes drawn from the run seed, written to a
-//!   temporary folder, and its torrent (the scenario's chunk size as piece length);
+//! * a payload of deterministic pseudo-random bytes drawn from the run seed
+//!   ([`LabPayload`]) and its torrent (the scenario's chunk size as piece length);
 //! * for every member of the drawn population ([`draw_population`], the very draw the
 //!   simulator makes for the same seed) a real session ([`session::run_async`]) with its
-//!   own listening socket, its own storage folder (seeds share the payload, read-only),
-//!   its upload and download capacities as token buckets, its one-way latency applied to
-//!   what it receives, and the same `core` peer, policy and random stream as in the
-//!   simulator. Members join at their drawn times and leave after their linger or at
-//!   their abort time;
+//!   own listening socket, its own storage, its upload and download capacities as token
+//!   buckets, its one-way latency applied to what it receives, and the same `core` peer,
+//!   policy and random stream as in the simulator. Members join at their drawn times and
+//!   leave after their linger or at their abort time;
 //! * one observer loop: every session reports to a channel ([`Observation`]), and the loop
 //!   feeds a single [`Recorder`], so the run writes the simulator's result files.
+//!
+//! # Where the bytes are
+//!
+//! By default no peer keeps a copy of the payload ([`Storage::lab`](storage::Storage::lab)):
+//! a block is made afresh from the run seed when it is sent, and a received piece is
+//! SHA-1 checked against the torrent and then only marked held, so a 200-peer swarm of a
+//! 64 MiB file costs its connections' buffers and the pieces in flight, not 200 copies.
+//! With [`SwarmOptions::keep_data`] every peer writes real files instead (the payload
+//! in `payload.bin`, each leecher's download in `peer-<i>/payload.bin`), for a look at
+//! them afterwards.
 //!
 //! # Time scale
 //!
@@ -37,12 +46,13 @@
 //! mid-run is reported as leaving then, aborted if it had not completed.
 
 use super::clock::Clock;
+use super::lab_payload::LabPayload;
 use super::member::{Observation, Observed, SwarmMember, member_peer_id};
 use super::metainfo::{self, Metainfo};
 use super::session::{self, SessionConfig};
 use super::storage;
 use super::tracker_http::{TrackerConfig, TrackerServer};
-use crate::core::{Bitfield, Dice, Role};
+use crate::core::{Bitfield, Role};
 use crate::metrics::{EndWatch, Ending, LeaveReason, Observer, PeerInfo, Recorder, RunResult};
 use crate::scenario::population::{Member, draw_population, peer_dice};
 use crate::scenario::{BlockSize, Scenario, Stop};
@@ -51,7 +61,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -62,6 +72,15 @@ pub const TCP_BLOCK: u64 = super::wire::BLOCK_SIZE as u64;
 /// File descriptors a peer needs besides one per connection: its listener, its file,
 /// an announce in flight, and slack.
 pub const FDS_PER_PEER_EXTRA: u64 = super::host::CONNECTION_MARGIN as u64 + 4;
+/// Memory one end of a connection may hold in a laboratory swarm: its read buffer and
+/// decoder buffer (a frame and a read), a block waiting for upload tokens, one in the
+/// latency delay line, and the task's own state.
+pub const BYTES_PER_CONNECTION: u64 = 6 * TCP_BLOCK + 8 * 1024;
+/// Memory a laboratory peer needs besides its connections and its pieces in flight
+/// (its core, its tables, its listener).
+pub const BYTES_PER_PEER: u64 = 256 * 1024;
+/// The name of a run's payload (its torrent's name, and its file with `keep_data`).
+pub const PAYLOAD_NAME: &str = "payload.bin";
 /// File descriptors the process needs besides its peers (tracker, runtime, stdio).
 pub const FDS_BASE: u64 = 64;
 /// No block moving for this long (wall clock) stalls the run, whatever the time scale;
@@ -111,18 +130,42 @@ pub fn memory_available() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Checks, before anything starts, that `scenario` can run over tcp on this machine
-/// (see [`check_with`]).
-pub fn check(scenario: &Scenario) -> Result<(), Infeasible> {
-    check_with(scenario, open_files_limit(), memory_available())
+/// Raises this process's soft limit on open files to its hard limit (a swarm opens two
+/// descriptors per connection, and the usual soft limit of 1024 holds a dozen peers);
+/// returns the soft limit now in force (`None` where it cannot be read).
+pub fn raise_open_files_limit() -> Option<u64> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => Some(limit),
+        Err(_) => open_files_limit(),
+    }
+}
+
+/// How a tcp run stores its pieces (see the module doc, "Where the bytes are").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keeping {
+    /// No copies: blocks made from the run seed, received pieces only marked held.
+    Nothing,
+    /// Every peer writes real files.
+    Files,
+}
+
+/// Checks, before anything starts, that `scenario` can run over tcp on this machine,
+/// storing its pieces as `keeping` says (see [`check_with`]). Raises the open-file limit
+/// first ([`raise_open_files_limit`]).
+pub fn check(scenario: &Scenario, keeping: Keeping) -> Result<(), Infeasible> {
+    let fds = raise_open_files_limit();
+    check_with(scenario, keeping, fds, memory_available())
 }
 
 /// Checks `scenario` against a file-descriptor limit and the memory available: no
 /// `[sweep]`, 16 KiB blocks, every peer's connections within the open-file limit, and
-/// every peer's copy of the payload (page cache in the temporary folder) within half
-/// the memory available.
+/// what the peers hold within the memory available: with [`Keeping::Files`], every
+/// peer's copy of the payload (page cache) within half of it; with
+/// [`Keeping::Nothing`], every connection's buffers and every peer's pieces in flight
+/// at most (see [`lab_memory`]) within all of it.
 pub fn check_with(
     scenario: &Scenario,
+    keeping: Keeping,
     fd_limit: Option<u64>,
     mem_available: Option<u64>,
 ) -> Result<(), Infeasible> {
@@ -140,7 +183,10 @@ pub fn check_with(
         check_files(scenario, limit).map_err(bad)?;
     }
     if let Some(mem) = mem_available {
-        check_memory(scenario, mem).map_err(bad)?;
+        match keeping {
+            Keeping::Files => check_memory(scenario, mem).map_err(bad)?,
+            Keeping::Nothing => check_lab_memory(scenario, mem).map_err(bad)?,
+        }
     }
     Ok(())
 }
@@ -181,10 +227,15 @@ fn check_shape(scenario: &Scenario) -> Result<(), Infeasible> {
     }
 }
 
+/// The connections a peer of `scenario` may hold at once.
+fn neighbours(scenario: &Scenario) -> u64 {
+    u64::from(scenario.tracker.max_neighbours).min(scenario.peer_count().saturating_sub(1))
+}
+
 /// Every peer's connections within the open-file limit.
 fn check_files(scenario: &Scenario, limit: u64) -> Result<(), String> {
     let peers = scenario.peer_count();
-    let neighbours = u64::from(scenario.tracker.max_neighbours).min(peers.saturating_sub(1));
+    let neighbours = neighbours(scenario);
     let per_peer = neighbours + FDS_PER_PEER_EXTRA;
     let need = peers * per_peer + FDS_BASE;
     if need <= limit {
@@ -224,13 +275,56 @@ fn check_memory(scenario: &Scenario, mem: u64) -> Result<(), String> {
     ))
 }
 
+/// The most memory one peer of a laboratory swarm (no copies kept) holds: its
+/// connections' buffers ([`BYTES_PER_CONNECTION`] each, up to `max_neighbours` plus the
+/// handshakes in flight), the pieces it may have partly received at once
+/// ([`lab_partial_pieces`]), and [`BYTES_PER_PEER`].
+pub fn lab_memory(scenario: &Scenario) -> u64 {
+    let conns = neighbours(scenario) + super::host::CONNECTION_MARGIN as u64;
+    conns * BYTES_PER_CONNECTION
+        + lab_partial_pieces(scenario) * scenario.file.chunk_size.0
+        + BYTES_PER_PEER
+}
+
+/// The pieces a peer may have partly received at once: two per neighbour, as a session
+/// allows, and no more than the torrent has.
+fn lab_partial_pieces(scenario: &Scenario) -> u64 {
+    (2 * neighbours(scenario).max(1)).min(u64::from(scenario.file.chunks()))
+}
+
+/// Every peer's most memory ([`lab_memory`]) within the memory available: a bound,
+/// reached only if every peer has every neighbour sending it a different piece.
+fn check_lab_memory(scenario: &Scenario, mem: u64) -> Result<(), String> {
+    let peers = scenario.peer_count();
+    let per_peer = lab_memory(scenario);
+    let need = peers.saturating_mul(per_peer);
+    if need <= mem {
+        return Ok(());
+    }
+    Err(format!(
+        "{peers} peers may hold up to {} MiB (each up to {} KiB: {} connections' buffers \
+         and {} pieces of {} KiB in flight) but {} MiB are available: at most {} peers \
+         with tracker.max_neighbours = {} and file.chunk_size = {} KiB",
+        need >> 20,
+        per_peer >> 10,
+        neighbours(scenario) + super::host::CONNECTION_MARGIN as u64,
+        lab_partial_pieces(scenario),
+        scenario.file.chunk_size.0 >> 10,
+        mem >> 20,
+        mem / per_peer.max(1),
+        scenario.tracker.max_neighbours,
+        scenario.file.chunk_size.0 >> 10,
+    ))
+}
+
 /// Settings of a tcp run beyond the scenario.
 #[derive(Clone, Debug)]
 pub struct SwarmOptions {
     /// Run this many times faster than scenario time (≥ 1e-3).
     pub time_scale: f64,
-    /// Keep the payload and every peer's download here (`payload.bin`,
-    /// `peer-<i>/payload.bin`) instead of a temporary folder removed afterwards.
+    /// Write real files here and keep them: the payload (`payload.bin`) and every
+    /// leecher's download (`peer-<i>/payload.bin`). Without it no peer keeps a copy
+    /// (see the module doc, "Where the bytes are").
     pub keep_data: Option<PathBuf>,
     /// Show a progress line on stderr (only when it is a terminal).
     pub progress: bool,
@@ -249,25 +343,6 @@ pub struct SwarmRun {
     pub events: u64,
 }
 
-/// The payload of a run: `size` pseudo-random bytes drawn from `seed`.
-pub fn write_payload(path: &Path, size: u64, seed: u64) -> std::io::Result<()> {
-    // Its own stream ("payload" in ASCII), apart from the simulator's.
-    let mut dice = Dice::new(seed, 0x0070_6179_6c6f_6164);
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut left = size;
-    let mut buf = vec![0u8; 1 << 16];
-    while left > 0 {
-        let n = usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len()));
-        for word in buf[..n].chunks_mut(8) {
-            let v = dice.next_u64().to_le_bytes();
-            word.copy_from_slice(&v[..word.len()]);
-        }
-        out.write_all(&buf[..n])?;
-        left -= n as u64;
-    }
-    out.flush()
-}
-
 /// Runs `scenario` (resolved: its seed set) with `seed` over loopback and records it.
 /// Run-time failures (the tracker or payload cannot be set up) are `Err`; a member that
 /// fails is reported as leaving.
@@ -276,30 +351,41 @@ pub fn run_scenario(
     seed: u64,
     opts: &SwarmOptions,
 ) -> Result<SwarmRun, String> {
-    check(scenario).map_err(|e| e.to_string())?;
+    check(scenario, opts.keeping()).map_err(|e| e.to_string())?;
     if !(opts.time_scale.is_finite() && opts.time_scale >= 1e-3) {
         return Err(format!(
             "time scale {} must be a number of at least 0.001",
             opts.time_scale
         ));
     }
-    let temp;
-    let dir = match &opts.keep_data {
-        Some(d) => {
-            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
-            d.clone()
+    let payload = LabPayload::new(seed, scenario.file.size.0);
+    let piece_length = scenario.file.chunk_size.0;
+    let hashes = payload
+        .piece_hashes(piece_length)
+        .map_err(|e| format!("cannot hash the payload: {e}"))?;
+    let data = match &opts.keep_data {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let file = dir.join(PAYLOAD_NAME);
+            payload
+                .write_to(&file)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            Data::Files {
+                dir: dir.clone(),
+                payload: file,
+            }
         }
-        None => {
-            temp = TempDir::new()?;
-            temp.0.clone()
-        }
+        None => Data::Lab(payload),
     };
-    let payload = dir.join("payload.bin");
-    write_payload(&payload, scenario.file.size.0, seed)
-        .map_err(|e| format!("{}: {e}", payload.display()))?;
     let tracker = TrackerThread::start(scenario, seed, opts.time_scale)?;
-    let torrent = metainfo::create(&payload, &tracker.url, scenario.file.chunk_size.0)
-        .map_err(|e| format!("cannot make the torrent: {e}"))?;
+    let torrent = metainfo::create_from_hashes(
+        PAYLOAD_NAME,
+        payload.len(),
+        piece_length,
+        &hashes,
+        &tracker.url,
+    )
+    .map_err(|e| format!("cannot make the torrent: {e}"))?;
     let meta = Metainfo::from_bytes(&torrent).map_err(|e| format!("torrent: {e}"))?;
 
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -313,8 +399,7 @@ pub fn run_scenario(
         seed,
         clock: Clock::scaled(opts.time_scale),
         meta: &meta,
-        payload: &payload,
-        dir: &dir,
+        data: &data,
     };
     let run = rt.block_on(local.run_until(swarm.run(progress)));
     if progress {
@@ -367,26 +452,25 @@ impl Drop for TrackerThread {
     }
 }
 
-/// A folder removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Result<TempDir, String> {
-        let base = std::env::temp_dir();
-        for attempt in 0..100u32 {
-            let p = base.join(format!("swarmlab-tcp-{}-{attempt}", std::process::id()));
-            if std::fs::create_dir(&p).is_ok() {
-                return Ok(TempDir(p));
-            }
+impl SwarmOptions {
+    /// How this run stores its pieces.
+    pub fn keeping(&self) -> Keeping {
+        if self.keep_data.is_some() {
+            Keeping::Files
+        } else {
+            Keeping::Nothing
         }
-        Err(format!("cannot make a folder in {}", base.display()))
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Where a run's members get their pieces.
+#[derive(Clone, Debug)]
+enum Data {
+    /// From the run seed, keeping no copies.
+    Lab(LabPayload),
+    /// From real files: the seeds serve `payload`, leecher `i` downloads into
+    /// `dir/peer-<i>`.
+    Files { dir: PathBuf, payload: PathBuf },
 }
 
 /// One run's swarm: what every member is started from.
@@ -395,8 +479,7 @@ struct Swarm<'a> {
     seed: u64,
     clock: Clock,
     meta: &'a Metainfo,
-    payload: &'a Path,
-    dir: &'a Path,
+    data: &'a Data,
 }
 
 impl Swarm<'_> {
@@ -452,8 +535,7 @@ impl Swarm<'_> {
                 member,
                 m.clone(),
                 self.meta.clone(),
-                self.payload.to_path_buf(),
-                self.dir.join(format!("peer-{i}")),
+                self.data.clone(),
             ));
         }
     }
@@ -705,13 +787,8 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 
 /// One member: waits for its join time, opens its storage, runs its session, and
 /// reports when the session ends.
-async fn member_task(
-    member: SwarmMember,
-    drawn: Member,
-    meta: Metainfo,
-    payload: PathBuf,
-    folder: PathBuf,
-) {
+async fn member_task(member: SwarmMember, drawn: Member, meta: Metainfo, data: Data) {
+    let index = member.info.peer;
     let clock = member.clock;
     let mut stop = member.stop.clone();
     let reporter = member.clone();
@@ -720,7 +797,7 @@ async fn member_task(
         _ = stop.wait_for(|s| *s) => false,
     };
     let result = if joined {
-        match open_storage(&drawn, &meta, &payload, &folder) {
+        match open_storage(&drawn, index, &meta, &data) {
             Ok(storage) => {
                 let cfg = SessionConfig {
                     role: drawn.role,
@@ -744,18 +821,32 @@ async fn member_task(
     reporter.report(clock.now(), Observed::Ended(result));
 }
 
-/// A seed serves the payload (checked against its torrent); a leecher downloads into
-/// its own folder.
+/// Member `index`'s storage. A seed serves the payload (checked against its torrent); a
+/// leecher starts with nothing, downloading into its own folder if files are kept.
 fn open_storage(
     drawn: &Member,
+    index: u32,
     meta: &Metainfo,
-    payload: &Path,
-    folder: &Path,
+    data: &Data,
 ) -> Result<storage::Storage, String> {
-    if drawn.role != Role::Seed {
-        return storage::open_download_storage(meta, folder).map_err(|e| e.to_string());
+    let seed = drawn.role == Role::Seed;
+    let mut s = match data {
+        Data::Lab(payload) => {
+            let hashes = meta.info.pieces.clone();
+            storage::Storage::lab(*payload, meta.info.piece_length, hashes, seed)
+                .map_err(|e| e.to_string())?
+        }
+        Data::Files { dir, .. } if !seed => {
+            return storage::open_download_storage(meta, &dir.join(format!("peer-{index}")))
+                .map_err(|e| e.to_string());
+        }
+        Data::Files { payload, .. } => {
+            storage::open_seed_storage(meta, payload).map_err(|e| e.to_string())?
+        }
+    };
+    if !seed {
+        return Ok(s);
     }
-    let mut s = storage::open_seed_storage(meta, payload).map_err(|e| e.to_string())?;
     let ok = s.recheck().map_err(|e| format!("payload: {e}"))?;
     if ok.iter().all(|v| *v) {
         Ok(s)
@@ -782,23 +873,29 @@ mod tests {
     fn chunk_blocks_and_other_sizes_are_refused() {
         let s = scenario("block_size = \"chunk\"");
         assert_eq!(
-            check_with(&s, None, None).unwrap_err().field,
+            check_with(&s, Keeping::Nothing, None, None)
+                .unwrap_err()
+                .field,
             "file.block_size"
         );
         let s = scenario("block_size = \"32 KiB\"");
         assert_eq!(
-            check_with(&s, None, None).unwrap_err().field,
+            check_with(&s, Keeping::Nothing, None, None)
+                .unwrap_err()
+                .field,
             "file.block_size"
         );
         let s = scenario("block_size = \"16 KiB\"");
-        assert!(check_with(&s, Some(1 << 20), Some(1 << 40)).is_ok());
+        for keeping in [Keeping::Nothing, Keeping::Files] {
+            assert!(check_with(&s, keeping, Some(1 << 20), Some(1 << 40)).is_ok());
+        }
     }
 
     #[test]
     fn too_few_file_descriptors_name_the_count_and_the_maximum() {
         let s = scenario("block_size = \"16 KiB\"");
         // 21 peers, 20 neighbours each + extras: far more than 200.
-        let e = check_with(&s, Some(200), None).unwrap_err();
+        let e = check_with(&s, Keeping::Nothing, Some(200), None).unwrap_err();
         assert_eq!(e.field, "group.leechers.count");
         let per = 20 + FDS_PER_PEER_EXTRA;
         assert!(
@@ -811,21 +908,22 @@ mod tests {
     #[test]
     fn too_little_memory_is_refused() {
         let s = scenario("block_size = \"16 KiB\"");
-        let e = check_with(&s, None, Some(64 << 20)).unwrap_err();
+        // Files: 21 copies of 8 MiB against half of 64 MiB.
+        let e = check_with(&s, Keeping::Files, None, Some(64 << 20)).unwrap_err();
         assert_eq!(e.field, "group.leechers.count");
         assert!(e.reason.contains("at most 3 leechers"), "{e}");
-    }
-
-    #[test]
-    fn payload_is_deterministic() {
-        let d = tempfile::tempdir().unwrap();
-        let (a, b, c) = (d.path().join("a"), d.path().join("b"), d.path().join("c"));
-        write_payload(&a, 100_003, 5).unwrap();
-        write_payload(&b, 100_003, 5).unwrap();
-        write_payload(&c, 100_003, 6).unwrap();
-        let a = std::fs::read(a).unwrap();
-        assert_eq!(a.len(), 100_003);
-        assert_eq!(a, std::fs::read(b).unwrap());
-        assert_ne!(a, std::fs::read(c).unwrap());
+        // No copies: 21 peers of at most `lab_memory` each.
+        let per_peer = lab_memory(&s);
+        let enough = 21 * per_peer;
+        assert!(check_with(&s, Keeping::Nothing, None, Some(enough)).is_ok());
+        let e = check_with(&s, Keeping::Nothing, None, Some(enough - 1)).unwrap_err();
+        assert_eq!(e.field, "group.leechers.count");
+        assert!(e.reason.contains("at most 20 peers"), "{e}");
+        // 20 neighbours each: 25 connections' buffers, and at most 32 pieces of 256 KiB
+        // in flight (two per neighbour would be 40, but the torrent has 32).
+        assert_eq!(
+            per_peer,
+            25 * BYTES_PER_CONNECTION + 32 * (256 << 10) + BYTES_PER_PEER
+        );
     }
 }

@@ -12,6 +12,11 @@ pub(super) const EARLY_ANNOUNCE_GAP: SimDuration = SimDuration::from_secs(30);
 /// At most this many useless neighbours are dropped per announce to make room.
 const MAKE_ROOM_MAX: usize = 5;
 
+/// A neighbour has to have been useless both ways for this long (connected, nothing
+/// received) before a newcomer may take its slot: a rechoke period, long enough for a
+/// new connection's bitfield and interest to arrive.
+pub(super) const USELESS_EVICTION_GRACE: SimDuration = SimDuration::from_secs(10);
+
 /// Two connections to one peer, in opposite directions, opened within this of each
 /// other are crossed dials (each end dialled the other); an older connection is kept
 /// whatever comes.
@@ -87,6 +92,40 @@ impl Peer {
             .collect();
         for id in useless {
             self.close(now, id, CloseReason::Useless);
+        }
+    }
+
+    /// A newcomer's handshake completed while this peer holds `max_neighbours`
+    /// connections: closes the one that has been useless both ways the longest (neither
+    /// side interested, no block from it for [`USELESS_EVICTION_GRACE`] since it opened
+    /// or last sent one), so that idle connections cannot hold every slot; the newcomer
+    /// is then offered with [`Peer::handle_connected`]. Returns whether one was closed
+    /// (an [`Output::Disconnect`] with [`CloseReason::Useless`]). A host calls it only
+    /// for newcomers it must not turn away (the tcp host, against peers that sit on
+    /// connections); the simulator's peers never need it.
+    pub fn make_room_for_newcomer(&mut self, now: SimTime) -> bool {
+        if self.conns.open() < self.cfg.neighbourhood.max_neighbours {
+            return false;
+        }
+        let idle_since = |c: &Conn| {
+            c.last_piece_at
+                .unwrap_or(c.connected_at)
+                .max(c.connected_at)
+        };
+        let victim = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.interesting == 0 && !c.peer_interested)
+            .filter(|(_, c)| idle_since(c) + USELESS_EVICTION_GRACE <= now)
+            // Ties go to the lower id: a choice that does not depend on table order.
+            .min_by_key(|(id, c)| (idle_since(c), *id))
+            .map(|(id, _)| id);
+        match victim {
+            Some(id) => {
+                self.close(now, id, CloseReason::Useless);
+                true
+            }
+            None => false,
         }
     }
 

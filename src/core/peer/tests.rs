@@ -704,3 +704,56 @@ fn progress_reported_before_a_block_lands_is_counted_once() {
     assert_eq!(mid, (3000, 3000), "6000 B in the first 2 s");
     assert_eq!(end, end_unreported, "the block counts once");
 }
+
+#[test]
+fn a_newcomer_at_the_limit_takes_the_slot_of_the_longest_useless_neighbour() {
+    // A seed full of leechers (max_neighbours 10): those that never said they are
+    // interested are useless both ways once the grace has passed.
+    let mut seed = peer(1, Role::Seed, 4, 2);
+    let mut conns = Vec::new();
+    for i in 0..10u64 {
+        conns.push(
+            seed.handle_connected(SimTime::ZERO, inbound(PeerId(100 + i)))
+                .unwrap(),
+        );
+    }
+    // Two are interested: never evicted.
+    let t1 = SimTime::ZERO + SimDuration::from_secs(1);
+    seed.handle_message(t1, conns[0], Message::Interested);
+    seed.handle_message(t1, conns[1], Message::Interested);
+    while seed.poll_output().is_some() {}
+    assert!(
+        seed.handle_connected(t1, inbound(PeerId(200))).is_none(),
+        "full"
+    );
+    // Within the grace nobody is evicted.
+    let early = SimTime::ZERO + SimDuration::from_secs(9);
+    assert!(!seed.make_room_for_newcomer(early));
+    let late = SimTime::ZERO + SimDuration::from_secs(11);
+    for round in 0..8 {
+        assert!(seed.make_room_for_newcomer(late), "round {round}");
+        let closed: Vec<ConnId> = std::iter::from_fn(|| seed.poll_output())
+            .filter_map(|o| match o {
+                Output::Disconnect { conn, reason } => {
+                    assert_eq!(reason, CloseReason::Useless);
+                    Some(conn)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(closed.len(), 1);
+        assert!(
+            !conns[..2].contains(&closed[0]),
+            "an interested one was evicted"
+        );
+        assert!(
+            seed.handle_connected(late, inbound(PeerId(300 + round)))
+                .is_some()
+        );
+    }
+    // Only the interested two and the (new, within their grace) newcomers are left.
+    assert!(!seed.make_room_for_newcomer(late));
+    // Below the limit nothing is closed.
+    seed.handle_disconnected(late, conns[0]);
+    assert!(!seed.make_room_for_newcomer(late + SimDuration::from_secs(60)));
+}
