@@ -211,6 +211,13 @@ impl ConnTable {
         self.iter().map(|(id, _)| id).collect()
     }
 
+    /// Every slot's id, open or not, in slot order, borrowing nothing: for walking the
+    /// table while acting on its connections (each is looked up; a closed one skipped)
+    /// without collecting the ids first. Slots opened meanwhile are not visited.
+    pub(super) fn slot_ids(&self) -> impl Iterator<Item = ConnId> + use<> {
+        (0..self.slots.len()).map(|i| ConnId(slot_id(i)))
+    }
+
     /// The open connections, in slot order.
     pub(super) fn iter(&self) -> impl Iterator<Item = (ConnId, &Conn)> {
         self.slots
