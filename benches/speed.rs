@@ -9,8 +9,10 @@
 //! `/usr/bin/time -v` measures one case's memory):
 //!
 //! * `blocks-129`: 16 KiB blocks, 1 seed + 128 leechers, 128 MiB (target ≥ 3 M events/s);
-//! * `blocks-10k`: 16 KiB blocks, 1 seed + 10,000 leechers, 128 MiB, the first 120 s of
+//! * `blocks-10k`: 16 KiB blocks, 1 seed + 10,000 leechers, 128 MiB, the first 60 s of
 //!   simulated time (target ≥ 1 M events/s);
+//! * `chunks-200`: fast mode, 1 seed + 200 leechers, 64 MiB (the engine bench's fast case:
+//!   the cost per unit of work where everything fits the caches);
 //! * `simgrid`: SimGrid's BitTorrent example at 1,000 peers — 1 seed + 1,000 leechers,
 //!   10 pieces × 5 blocks of 16 KiB, all at t = 0, 1 Gbit/s links, 600 µs between peers
 //!   (the example's `cluster_backbone.xml`: 50 µs + 500 µs backbone + 50 µs).
@@ -24,16 +26,19 @@ use swarmlab::sim::Simulation;
 
 fn main() {
     let only = std::env::var("SPEED_CASE").ok();
-    let cases: Vec<(&str, Box<dyn Fn() -> Scenario>)> = vec![
-        (
-            "blocks-129",
-            Box::new(|| crowd("16 KiB", "128 MiB", 128, "10 s", "all-complete")),
-        ),
-        (
-            "blocks-10k",
-            Box::new(|| crowd("16 KiB", "128 MiB", 10_000, "10 s", "120 s")),
-        ),
-        ("simgrid", Box::new(|| simgrid_swarm(1000))),
+    /// A case: its name and the swarm it simulates.
+    type Case = (&'static str, fn() -> Scenario);
+    let cases: [Case; 4] = [
+        ("blocks-129", || {
+            crowd("16 KiB", "128 MiB", 128, "10 s", "all-complete")
+        }),
+        ("blocks-10k", || {
+            crowd("16 KiB", "128 MiB", 10_000, "10 s", "60 s")
+        }),
+        ("chunks-200", || {
+            crowd("chunk", "64 MiB", 200, "10 s", "all-complete")
+        }),
+        ("simgrid", || simgrid_swarm(1000)),
     ];
     println!(
         "{:<12} {:>10} {:>8} {:>8} {:>10} {:>10} {:>9} {:>9} {:>9}",
