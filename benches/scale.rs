@@ -5,15 +5,11 @@
 //!
 //! `cargo bench --bench scale` (several minutes; `SCALE_PEERS=2000` for a smaller run)
 
+mod common;
+
+use common::peak_rss_mib;
 use std::time::Instant;
 use swarmlab::scenario::Scenario;
-
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
 
 fn main() {
     let path = concat!(

@@ -196,6 +196,7 @@ pub fn run_tcp_to_folder(
                 end: run.end,
                 events: run.events,
                 ending,
+                work: Default::default(),
             },
             folder: folder.to_path_buf(),
         },

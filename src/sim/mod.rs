@@ -17,7 +17,7 @@ mod engine;
 mod network;
 mod queue;
 
-pub use engine::{Outcome, Progress, Simulation};
+pub use engine::{Outcome, Progress, Simulation, Work};
 pub use network::Network;
 pub use queue::{EventQueue, Key};
 

@@ -146,6 +146,8 @@ pub struct Network {
     moved: Vec<(u32, Option<SimTime>)>,
     /// Changes whose propagation hit [`PROPAGATION_LIMIT`].
     unconverged: u64,
+    /// Flows given a new rate, in all.
+    rate_changes: u64,
     scratch: Vec<(u32, u64, u64)>,
 }
 
@@ -180,6 +182,11 @@ impl Network {
     /// Changes whose propagation was cut short (see [`PROPAGATION_LIMIT`]).
     pub fn unconverged(&self) -> u64 {
         self.unconverged
+    }
+
+    /// How many times a flow was given a new rate.
+    pub fn rate_changes(&self) -> u64 {
+        self.rate_changes
     }
 
     /// Completion times that changed: (flow, new time; `None`: it will not complete at
@@ -515,6 +522,7 @@ impl Network {
             return;
         };
         f.rate = rate;
+        self.rate_changes += 1;
         let at = completion(f, now);
         self.moved.push((id, at));
     }

@@ -165,6 +165,10 @@ impl Conn {
 #[derive(Debug, Default)]
 pub(super) struct ConnTable {
     slots: Vec<Option<Conn>>,
+    /// The neighbour in each slot (`None`: free), kept beside the slots so that finding
+    /// a peer's connection (every tracker reply, every dial) reads a few bytes per slot
+    /// rather than a whole `Conn`'s cache line.
+    peers: Vec<Option<PeerId>>,
     free: Vec<u32>,
     open: u32,
 }
@@ -186,13 +190,16 @@ impl ConnTable {
     /// Stores `conn` in a free slot.
     pub(super) fn insert(&mut self, conn: Conn) -> ConnId {
         self.open += 1;
+        let peer = Some(conn.peer);
         match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(conn);
+                self.peers[slot as usize] = peer;
                 ConnId(slot)
             }
             None => {
                 self.slots.push(Some(conn));
+                self.peers.push(peer);
                 ConnId(u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX))
             }
         }
@@ -201,6 +208,7 @@ impl ConnTable {
     /// Takes `id` out of the table, freeing its slot.
     pub(super) fn remove(&mut self, id: ConnId) -> Option<Conn> {
         let conn = self.slots.get_mut(id.index()).and_then(Option::take)?;
+        self.peers[id.index()] = None;
         self.open -= 1;
         self.free.push(id.0);
         Some(conn)
@@ -209,6 +217,13 @@ impl ConnTable {
     /// The open connections' ids, in slot order.
     pub(super) fn ids(&self) -> Vec<ConnId> {
         self.iter().map(|(id, _)| id).collect()
+    }
+
+    /// Every slot's id, open or not, in slot order, borrowing nothing: for walking the
+    /// table while acting on its connections (each is looked up; a closed one skipped)
+    /// without collecting the ids first. Slots opened meanwhile are not visited.
+    pub(super) fn slot_ids(&self) -> impl Iterator<Item = ConnId> + use<> {
+        (0..self.slots.len()).map(|i| ConnId(slot_id(i)))
     }
 
     /// The open connections, in slot order.
@@ -229,11 +244,40 @@ impl ConnTable {
 
     /// The connection to `peer`, if any.
     pub(super) fn to_peer(&self, peer: PeerId) -> Option<ConnId> {
-        self.iter().find(|(_, c)| c.peer == peer).map(|(id, _)| id)
+        let slot = self.peers.iter().position(|&p| p == Some(peer))?;
+        Some(ConnId(slot_id(slot)))
     }
 }
 
 /// Slot indices fit a `ConnId`: a peer never holds 2^32 connections.
 fn slot_id(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(peer: u64) -> Conn {
+        let window = SimDuration::from_secs(20);
+        Conn::new(PeerId(peer), Direction::Outbound, 8, window, SimTime::ZERO)
+    }
+
+    #[test]
+    fn a_peer_is_found_in_its_slot_and_forgotten_with_it() {
+        let mut t = ConnTable::default();
+        let a = t.insert(conn(7));
+        let b = t.insert(conn(9));
+        assert_eq!(
+            (t.to_peer(PeerId(7)), t.to_peer(PeerId(9))),
+            (Some(a), Some(b))
+        );
+        t.remove(a);
+        assert_eq!(t.to_peer(PeerId(7)), None);
+        // The freed slot is reused, and the index follows.
+        let c = t.insert(conn(11));
+        assert_eq!(c, a);
+        assert_eq!(t.to_peer(PeerId(11)), Some(c));
+        assert_eq!(t.to_peer(PeerId(9)), Some(b));
+    }
 }

@@ -118,7 +118,8 @@ impl Peer {
             return self.close(now, conn, why);
         }
         let mut rest = None;
-        if let Some(i) = c.requested.iter().position(is_ours) {
+        let requested = c.requested.iter().position(is_ours);
+        if let Some(i) = requested {
             let asked = c.requested.swap_remove(i);
             rest = (asked.len > block.len).then(|| BlockRef {
                 piece: asked.piece,
@@ -143,18 +144,34 @@ impl Peer {
         if let Some(rest) = rest {
             self.release(&rest);
         }
-        self.keep_grains(now, conn, peer, block);
+        self.keep_grains(now, conn, peer, block, requested.is_some());
         self.request_more(now, conn);
     }
 
     /// Marks the grains of `block` received (those we still lacked), cancels them where
     /// else they are on order, and asks for verification once the piece is whole.
-    fn keep_grains(&mut self, now: SimTime, conn: ConnId, peer: PeerId, block: BlockRef) {
+    /// `requested`: the block answers an outstanding request of `conn`'s.
+    fn keep_grains(
+        &mut self,
+        now: SimTime,
+        conn: ConnId,
+        peer: PeerId,
+        block: BlockRef,
+        requested: bool,
+    ) {
         // Already complete (an endgame duplicate) or abandoned meanwhile: nothing to keep.
         let Some((pi, first, count)) = self.partial_of(&block) else {
             return;
         };
         let partial = &mut self.partials[pi];
+        // A grain marked requested once is covered by exactly one outstanding request
+        // (`check_requests`). If that is the request this block answers for every grain
+        // of it, no other connection has any of them on order: nothing to cancel, and the
+        // walk over every connection's requests is skipped (it is the common case).
+        let alone = requested
+            && partial.grains[first..first + count]
+                .iter()
+                .all(|g| *g == GrainState::Requested(1));
         let mut new = 0;
         let grains = partial.grains[first..first + count].iter_mut();
         for (g, by) in grains.zip(&mut partial.sent_by[first..first + count]) {
@@ -169,7 +186,9 @@ impl Peer {
         }
         partial.received += new;
         let done = partial.received as usize == partial.grains.len();
-        self.cancel_duplicates(now, conn, block);
+        if !alone {
+            self.cancel_duplicates(now, conn, block);
+        }
         if done {
             self.out.push_back(Output::Verify { piece: block.piece });
         }
@@ -179,13 +198,16 @@ impl Peer {
     /// there — the tail of a request whose tail this block covers, else the whole request
     /// (what else it covered goes back to the pool).
     fn cancel_duplicates(&mut self, now: SimTime, except: ConnId, block: BlockRef) {
-        for id in self.conns.ids() {
+        for id in self.conns.slot_ids() {
             if id == except {
                 continue;
             }
             let Some(c) = self.conns.get_mut(id) else {
                 continue;
             };
+            if !c.requested.iter().any(|r| overlaps(r, &block)) {
+                continue;
+            }
             let mut cancelled = Vec::new();
             for r in c.requested.iter_mut().filter(|r| overlaps(r, &block)) {
                 let covers_tail =
@@ -260,7 +282,7 @@ impl Peer {
         for peer in self.smart_ban.piece_passed(piece, grains) {
             self.ban(now, peer);
         }
-        for id in self.conns.ids() {
+        for id in self.conns.slot_ids() {
             let Some(c) = self.conns.get_mut(id) else {
                 continue;
             };
@@ -314,7 +336,7 @@ impl Peer {
     // ------------------------------------------------------------------ requests
 
     pub(super) fn refill_all(&mut self, now: SimTime) {
-        for id in self.conns.ids() {
+        for id in self.conns.slot_ids() {
             self.request_more(now, id);
         }
     }

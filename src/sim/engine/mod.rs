@@ -40,6 +40,19 @@ pub struct Outcome {
     pub events: u64,
     /// Why it stopped.
     pub ending: Ending,
+    /// The work no model of the swarm can skip, counted (zero from the tcp backend).
+    pub work: Work,
+}
+
+/// The work any model of a swarm must do, whatever its engine: the floor under its
+/// speed, counted so that a bench can report time per unit of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    /// HAVEs delivered: chunk completions × neighbours that lacked the chunk and had to
+    /// learn of it (a peer sends none to a neighbour that holds the piece).
+    pub haves_delivered: u64,
+    /// Flow rate changes: a flow's max-min share changed and its completion moved.
+    pub rate_changes: u64,
 }
 
 /// Progress as a run goes: called every few thousand events.
@@ -127,8 +140,11 @@ pub struct Simulation<'s, O: Observer> {
     spare_batches: Vec<Vec<Delivery>>,
     /// Flows that finished a block this event; removed unless given the next.
     idle: Vec<u32>,
+    /// A peer's flows and which way each goes (`report_progress`), kept between events.
+    scratch_flows: Vec<(u32, crate::core::Way)>,
     watch: EndWatch,
     events: u64,
+    haves_delivered: u64,
     /// Tests: check every peer's request bookkeeping after every event.
     #[cfg(test)]
     pub(crate) check_requests: bool,
@@ -188,8 +204,10 @@ impl<'s, O: Observer> Simulation<'s, O> {
             outbox: Vec::new(),
             spare_batches: Vec::new(),
             idle: Vec::new(),
+            scratch_flows: Vec::new(),
             watch: EndWatch::new(leechers),
             events: 0,
+            haves_delivered: 0,
             #[cfg(test)]
             check_requests: false,
         })
@@ -237,6 +255,10 @@ impl<'s, O: Observer> Simulation<'s, O> {
             end: self.now,
             events: self.events,
             ending,
+            work: Work {
+                haves_delivered: self.haves_delivered,
+                rate_changes: self.net.rate_changes(),
+            },
         };
         (outcome, self.obs)
     }
@@ -376,8 +398,10 @@ impl<'s, O: Observer> Simulation<'s, O> {
             self.store_corrupt(d.to, conn, from, block, bad);
         }
         let now = self.now;
+        let have = matches!(d.msg, Message::Have(_));
         if let Some(core) = self.core_mut(d.to) {
             core.handle_message(now, conn, d.msg);
+            self.haves_delivered += u64::from(have);
             self.dirty.push(d.to);
         }
     }
@@ -522,11 +546,15 @@ impl<'s, O: Observer> Simulation<'s, O> {
         let link = &mut self.links[link_id as usize];
         let to = link.other(p);
         let direction = link.direction(p);
-        let sending = link.flows[direction]
-            .and_then(|f| self.net.flow(f))
-            .is_some_and(|f| f.block.is_some());
+        // Only chokes wait behind a block: for anything else the flow is not looked up
+        // (a HAVE to fifty neighbours would otherwise touch fifty flows).
         let chokes = matches!(msg, Message::Choke | Message::Unchoke);
-        if chokes && (!link.held[direction].is_empty() || sending) {
+        let sending = || {
+            link.flows[direction]
+                .and_then(|f| self.net.flow(f))
+                .is_some_and(|f| f.block.is_some())
+        };
+        if chokes && (!link.held[direction].is_empty() || sending()) {
             link.held[direction].push(msg);
             return;
         }
@@ -546,7 +574,8 @@ impl<'s, O: Observer> Simulation<'s, O> {
             return;
         }
         self.outbox.sort_by_key(|(t, _)| *t);
-        let mut items = std::mem::take(&mut self.outbox).into_iter().peekable();
+        // Drained in place, so the outbox keeps its capacity from event to event.
+        let mut items = self.outbox.drain(..).peekable();
         while let Some((at, first)) = items.next() {
             let mut batch = self.spare_batches.pop().unwrap_or_default();
             batch.push(first);

@@ -204,16 +204,16 @@ impl<O: Observer> Simulation<'_, O> {
     pub(super) fn report_progress(&mut self, p: u32) {
         let now = self.now;
         let grain = self.geometry.grain_len();
-        let flows: Vec<(u32, Way)> = (self.net.uploads_of(p).iter())
-            .map(|&f| (f, Way::Sending))
-            .chain(
-                self.net
-                    .downloads_of(p)
-                    .iter()
-                    .map(|&f| (f, Way::Receiving)),
-            )
-            .collect();
-        for (f, way) in flows {
+        let mut flows = std::mem::take(&mut self.scratch_flows);
+        flows.clear();
+        let uploads = self.net.uploads_of(p).iter().map(|&f| (f, Way::Sending));
+        let downloads = self
+            .net
+            .downloads_of(p)
+            .iter()
+            .map(|&f| (f, Way::Receiving));
+        flows.extend(uploads.chain(downloads));
+        for &(f, way) in &flows {
             let Some(flow) = self.net.flow(f) else {
                 continue;
             };
@@ -230,12 +230,12 @@ impl<O: Observer> Simulation<'_, O> {
                 core.handle_progress(now, conn, block, way, bytes);
             }
         }
+        self.scratch_flows = flows;
     }
 
     /// Moves the completion events of the flows whose rate or block changed.
     pub(super) fn apply_moved(&mut self) {
-        let moved: Vec<_> = self.net.take_moved().collect();
-        for (flow, at) in moved {
+        for (flow, at) in self.net.take_moved() {
             match at {
                 Some(at) => self.queue.set(Key::Flow(flow), at),
                 None => self.queue.cancel(Key::Flow(flow)),
