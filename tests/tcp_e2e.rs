@@ -665,7 +665,7 @@ fn get_cuts_off_a_peer_sending_corrupt_pieces_then_completes() {
     let start = Instant::now();
     while !getter
         .stderr_text()
-        .contains("sent pieces that failed their hash check")
+        .contains("banned: proven twice to have sent bad data")
     {
         assert!(
             start.elapsed() < LIMIT,

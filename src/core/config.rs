@@ -87,9 +87,11 @@ impl Pipeline {
     /// queue grows as data comes (each window, by about the queue time over the round
     /// trip).
     pub const AUTO_FLOOR: u32 = 2;
-    /// The most requests an automatic pipeline keeps out (libtorrent's
-    /// `max_out_request_queue`, 500): 8 MB of 16 KiB blocks.
-    pub const AUTO_CEILING: u32 = 500;
+    /// The most requests an automatic pipeline keeps out: 250, 4 MiB of 16 KiB blocks
+    /// (libtorrent would go to 500). Not more, because a peer that queues fewer
+    /// drops the rest unanswered and the download stalls: swarmlab's own peers queue
+    /// 256, and BEP 10 gives 250 as the usual `reqq`.
+    pub const AUTO_CEILING: u32 = 250;
 
     /// Requests (counted in 16 KiB wire blocks) to keep out on a connection that
     /// delivers `bytes_per_sec`.
