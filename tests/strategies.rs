@@ -11,6 +11,10 @@ use swarmlab::core::StrategyName;
 use swarmlab::core::strategy::builtin;
 use swarmlab::scenario::{Scenario, SweepPoint};
 
+#[path = "common/sign_test.rs"]
+mod sign_test;
+use sign_test::sign_test_threshold;
+
 fn scenario(text: &str) -> Scenario {
     Scenario::from_str_named(text, "test.toml").expect("test scenario parses")
 }
@@ -73,22 +77,6 @@ fn per_run_means(dir: &std::path::Path, label: &str, group: &str, replicates: u3
             stats::mean(&times).expect("completions")
         })
         .collect()
-}
-
-/// The fewest of `n` paired runs that must go one way for a one-sided sign test to
-/// reject "either way equally likely" at 5 %: the smallest k with P(X ≥ k) ≤ 0.05 for
-/// X ~ Binomial(n, 1/2) (7 of 8, 12 of 16, 17 of 24).
-fn sign_test_threshold(n: u32) -> usize {
-    let n = n as usize;
-    // C(n, j) for j = 0..=n, exact in f64 for the n used here.
-    let mut c = vec![1.0f64; n + 1];
-    for j in 1..=n {
-        c[j] = c[j - 1] * (n + 1 - j) as f64 / j as f64;
-    }
-    let total = 2f64.powi(n as i32);
-    (0..=n)
-        .find(|&k| c[k..].iter().sum::<f64>() / total <= 0.05)
-        .unwrap_or(n + 1)
 }
 
 #[test]

@@ -312,3 +312,38 @@ fn compare_runs_over_tcp_and_plots_from_the_tcp_folders() {
     }
     assert_eq!(runs, 2);
 }
+
+/// Leechers behind NATs over real sockets: each refuses every inbound connection, so
+/// they cannot trade with each other and the whole file comes from the seed.
+#[test]
+fn leechers_behind_nats_take_no_incoming_connection_over_tcp() {
+    let text = TINY.replace("linger = \"0 s\"", "linger = \"0 s\"\nconnectable = false");
+    let scenario = resolved(&Scenario::from_str_named(&text, "nat.toml").unwrap(), 1);
+    assert!(!scenario.groups[1].connectable);
+    let tcp = run_scenario(
+        &scenario,
+        1,
+        &SwarmOptions {
+            time_scale: 2.0,
+            keep_data: None,
+            progress: false,
+        },
+    )
+    .expect("tcp run");
+    assert_eq!(tcp.ending, Ending::AllComplete);
+    assert_eq!(tcp.result.summary.completed, 4);
+    let peers = &tcp.result.peers;
+    assert_eq!(
+        peers[0].uploaded.0,
+        4 << 20,
+        "the seed sent every leecher the file"
+    );
+    for p in &peers[1..] {
+        assert_eq!(
+            p.uploaded.0, 0,
+            "peer {} uploaded: it met another leecher",
+            p.peer
+        );
+        assert_eq!(p.downloaded.0, 1 << 20);
+    }
+}

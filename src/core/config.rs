@@ -203,6 +203,10 @@ pub struct PeerConfig {
     pub upload_capacity: Option<Rate>,
     /// How often the blocks it sends are corrupt (a polluter).
     pub corrupt: Corruption,
+    /// Whether others can dial us. A peer behind a NAT or firewall (`false`) only dials
+    /// out: it refuses every inbound connection, so two such peers never connect,
+    /// though the tracker lists both.
+    pub connectable: bool,
 }
 
 impl PeerConfig {
@@ -218,6 +222,7 @@ impl PeerConfig {
             neighbourhood: Neighbourhood::default(),
             upload_capacity: None,
             corrupt: Corruption::NONE,
+            connectable: true,
         }
     }
 }

@@ -74,4 +74,16 @@ pub trait Observer {
     fn peer_banned(&mut self, now: SimTime, by: PeerIndex, banned: PeerIndex) {
         let _ = (now, by, banned);
     }
+    /// A connection between `dialler` and `dialled` opened: both ends took it. For
+    /// observers that study neighbourhoods (the simulator reports it); the result files
+    /// do not use it, so the default does nothing, and the tcp backend, whose observer
+    /// is always the [`Recorder`], does not report it.
+    fn connected(&mut self, now: SimTime, dialler: PeerIndex, dialled: PeerIndex) {
+        let _ = (now, dialler, dialled);
+    }
+    /// The connection between `dialler` and `dialled` closed (either end, or a
+    /// departure). The default does nothing.
+    fn disconnected(&mut self, now: SimTime, dialler: PeerIndex, dialled: PeerIndex) {
+        let _ = (now, dialler, dialled);
+    }
 }

@@ -23,6 +23,7 @@ pub(crate) fn group(name: &str, count: u32, role: Role, up_mbit: u64, down_mbit:
         join: Join::At(SimDuration::ZERO),
         linger: Stay::Forever,
         abort: None,
+        connectable: true,
         policy: Policy::default(),
         corrupt: crate::core::Corruption::NONE,
     }

@@ -228,6 +228,8 @@ pub struct Group {
     pub linger: Stay,
     /// Time after which an unfinished peer gives up (`None`: never).
     pub abort: Option<Stay>,
+    /// Whether others can dial its peers (`false`: behind a NAT, they only dial out).
+    pub connectable: bool,
     /// The group's policy (scenario defaults with the group's overrides applied).
     pub policy: Policy,
     /// How often the blocks its peers send are corrupt (`corrupt = P`; 0: honest).

@@ -54,7 +54,17 @@ pub(crate) const POLICY_KEYS: &[&str] = &[
 ];
 /// A group's own keys (policy overrides come on top).
 pub(crate) const GROUP_KEYS: &[&str] = &[
-    "name", "count", "role", "upload", "download", "latency", "join", "linger", "abort", "corrupt",
+    "name",
+    "count",
+    "role",
+    "upload",
+    "download",
+    "latency",
+    "join",
+    "linger",
+    "abort",
+    "corrupt",
+    "connectable",
 ];
 /// Keys of `[run]`.
 pub(crate) const RUN_KEYS: &[&str] = &["seed", "stop", "sample_interval"];
@@ -423,6 +433,10 @@ fn group(
         Some(f) => values::corruption(&f)?,
         None => Corruption::NONE,
     };
+    let connectable = match t.get("connectable") {
+        Some(f) => f.bool()?,
+        None => true,
+    };
     let mut policy = defaults.clone();
     for key in t.keys() {
         if POLICY_KEYS.contains(&key)
@@ -441,6 +455,7 @@ fn group(
         join,
         linger,
         abort,
+        connectable,
         policy,
         corrupt,
     };

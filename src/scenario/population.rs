@@ -43,15 +43,16 @@ pub struct Member {
 
 impl Member {
     /// The core configuration of this member of `scenario`, known to the core as `id`:
-    /// its group's policy, the scenario's neighbourhood, its drawn upload capacity. The
-    /// one constructor both backends use; its dial rank is its id (a host that needs
-    /// another, tcp, sets it).
+    /// its group's policy and connectability, the scenario's neighbourhood, its drawn
+    /// upload capacity. The one constructor both backends use; its dial rank is its id
+    /// (a host that needs another, tcp, sets it).
     pub fn peer_config(&self, scenario: &Scenario, id: PeerId) -> PeerConfig {
         PeerConfig {
             policy: scenario.groups[self.group].policy.clone(),
             neighbourhood: scenario.tracker.neighbourhood(),
             upload_capacity: Some(self.upload),
             corrupt: scenario.groups[self.group].corrupt,
+            connectable: scenario.groups[self.group].connectable,
             ..PeerConfig::new(id, scenario.file.geometry(), self.role)
         }
     }

@@ -51,6 +51,8 @@ fn base_with(n: usize, line: &str) -> String {
     lines.join("\n") + "\n"
 }
 
+mod internet;
+
 // ------------------------------------------------------------------ errors
 
 #[test]
@@ -644,7 +646,7 @@ fn bad_sweeps_are_errors() {
     let sweep = |body: &str| error(&format!("{BASE}[sweep]\n{body}\n"));
     assert_eq!(
         sweep("\"group.leechers.cout\" = [1]"),
-        "bad.toml:17: sweep.group.leechers.cout: \"cout\" is not a group field that can be swept (expected one of count, role, upload, download, latency, join, linger, abort, corrupt, picker, random_first, endgame, choker, upload_slots, optimistic_slots, rechoke_interval, optimistic_interval, rate_window, seed_choker, pipeline)"
+        "bad.toml:17: sweep.group.leechers.cout: \"cout\" is not a group field that can be swept (expected one of count, role, upload, download, latency, join, linger, abort, corrupt, connectable, picker, random_first, endgame, choker, upload_slots, optimistic_slots, rechoke_interval, optimistic_interval, rate_window, seed_choker, pipeline)"
     );
     assert_eq!(
         sweep("\"group.peers.count\" = [1]"),

@@ -85,6 +85,11 @@ fn write_group(out: &mut String, g: &Group, defaults: &Policy) {
             toml_edit::Value::from(g.corrupt.probability())
         );
     }
+    // Keys added after the first scenario format are written only when they differ
+    // from their default, so older results keep their exact scenario.toml.
+    if !g.connectable {
+        let _ = writeln!(out, "connectable = false");
+    }
     let base = policy_entries(defaults);
     for (entry, default) in policy_entries(&g.policy).into_iter().zip(base) {
         if entry != default {

@@ -7,6 +7,8 @@ use crate::metrics::{Ending, LeaveReason, Observer, PeerIndex, PeerInfo};
 use crate::scenario::*;
 use crate::units::*;
 
+mod internet;
+
 /// Records what a run reports.
 #[derive(Default)]
 pub(crate) struct Log {
@@ -68,6 +70,7 @@ fn group(name: &str, count: u32, role: Role, up: u64, down: u64, join: Join) -> 
             Stay::Fixed(SimDuration::ZERO)
         },
         abort: None,
+        connectable: true,
         policy: Policy::default(),
         corrupt: crate::core::Corruption::NONE,
     }

@@ -102,6 +102,10 @@ pub enum DropReason {
     /// The core refused the connection.
     #[error("refused: max_neighbours reached or already connected")]
     Refused,
+    /// We are not connectable (behind a NAT, as the scenario says): an inbound
+    /// connection is closed before its handshake.
+    #[error("refused: this peer is not connectable and takes no incoming connection")]
+    NotConnectable,
     /// The connection cap was reached before the handshake, and no connection could
     /// make room.
     #[error("refused: {0} connections already")]

@@ -267,6 +267,11 @@ impl Host {
     /// the oldest of them out, and they also time out soon
     /// ([`connection::HALF_OPEN_TIMEOUT`]).
     pub(super) fn accept(&mut self, stream: TcpStream, addr: SocketAddr) {
+        if !self.core.accepts_inbound() {
+            // Closing the stream unread is what a NAT's refusal looks like from here.
+            debug!("{addr}: dropped: {}", DropReason::NotConnectable);
+            return;
+        }
         if self.conns.len() >= self.max_conns {
             // Only connections others opened to us: our own dials are no siege. Not
             // among a laboratory swarm's members, whose simulated twins turn a newcomer

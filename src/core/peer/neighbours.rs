@@ -151,9 +151,16 @@ impl Peer {
         self.connect_more();
     }
 
+    /// Whether we take inbound connections at all: a host whose peer is not connectable
+    /// ([`PeerConfig::connectable`](crate::core::PeerConfig)) refuses them before any
+    /// handshake, as a NAT would; [`Peer::handle_connected`] refuses them too.
+    pub fn accepts_inbound(&self) -> bool {
+        self.cfg.connectable
+    }
+
     /// A connection's handshake completed. Returns its id, or `None` if the peer refuses
-    /// it (itself, a peer it banned, full, or a second connection to the same peer); the
-    /// host then closes it.
+    /// it (itself, a peer it banned, full, inbound to a peer that is not connectable, or a
+    /// second connection to the same peer); the host then closes it.
     ///
     /// When two peers dial each other at once, each sees the other's connection second;
     /// refusing the second at both ends would kill both. Both ends keep the connection
@@ -165,7 +172,10 @@ impl Peer {
         if new.direction == Direction::Outbound {
             self.pending.retain(|&p| p != new.peer);
         }
-        if new.peer == self.cfg.id || self.smart_ban.is_banned(new.peer) {
+        if new.peer == self.cfg.id
+            || self.smart_ban.is_banned(new.peer)
+            || (new.direction == Direction::Inbound && !self.accepts_inbound())
+        {
             return None;
         }
         if let Some(old) = self.conns.to_peer(new.peer) {

@@ -757,3 +757,28 @@ fn a_newcomer_at_the_limit_takes_the_slot_of_the_longest_useless_neighbour() {
     seed.handle_disconnected(late, conns[0]);
     assert!(!seed.make_room_for_newcomer(late + SimDuration::from_secs(60)));
 }
+
+#[test]
+fn a_peer_that_is_not_connectable_refuses_inbound_connections_but_dials_out() {
+    let mut cfg = config(1, Role::Leecher, 4, 1);
+    cfg.connectable = false;
+    let mut nat = build(cfg, Bitfield::new(4), Dice::new(1, 1));
+    assert!(!nat.accepts_inbound());
+    assert_eq!(
+        nat.handle_connected(SimTime::ZERO, inbound(PeerId(2))),
+        None
+    );
+    assert_eq!(nat.connections(), 0);
+    assert!(
+        nat.handle_connected(SimTime::ZERO, outbound(PeerId(2)))
+            .is_some()
+    );
+    assert_eq!(nat.connections(), 1);
+    // A connectable peer takes both.
+    let mut open = peer(3, Role::Leecher, 4, 1);
+    assert!(open.accepts_inbound());
+    assert!(
+        open.handle_connected(SimTime::ZERO, inbound(PeerId(4)))
+            .is_some()
+    );
+}

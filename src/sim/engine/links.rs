@@ -133,6 +133,7 @@ impl<O: Observer> Simulation<'_, O> {
                 self.links[link as usize].conn_a = Some(conn_a);
                 self.bind(from, conn_a, link);
                 self.dirty.push(from);
+                self.obs.connected(now, from, to);
             }
             None => self.close_link(link, Some(from)),
         }
@@ -175,6 +176,11 @@ impl<O: Observer> Simulation<'_, O> {
         }
         let link = &mut self.links[id as usize];
         link.alive = false;
+        if link.conn_a.is_some() && link.conn_b.is_some() {
+            let (a, b) = (link.a, link.b);
+            self.obs.disconnected(now, a, b);
+        }
+        let link = &self.links[id as usize];
         let ends = [(link.a, link.conn_a), (link.b, link.conn_b)];
         for (peer, conn) in ends {
             let Some(conn) = conn else { continue };
