@@ -592,6 +592,7 @@ impl Tracker {
         let cfg = TrackerConfig {
             interval: Duration::from_micros(scenario.tracker.announce_interval.0),
             seed: scenario.run.seed,
+            ..TrackerConfig::default()
         };
         let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
         let server =

@@ -81,4 +81,4 @@ pub use peer::{CloseReason, Direction, NewConnection, Output, Peer, Way};
 pub use random::Dice;
 pub use smart_ban::GrainDigest;
 pub use strategy::{Strategies, StrategyKind, UnknownStrategy};
-pub use tracker::{AnnounceEvent, Tracker};
+pub use tracker::{AnnounceEvent, Bias, RegionIndex, Tracker};

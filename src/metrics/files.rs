@@ -1,5 +1,6 @@
 //! The result of a run ([`RunResult`]) and the writers of its CSV files (docs/design.md,
-//! "Result files"): `summary.csv`, `peers.csv`, `swarm.csv`, `chunks.csv`, `timing.csv`.
+//! "Result files"): `summary.csv`, `peers.csv`, `swarm.csv`, `chunks.csv`, `timing.csv`,
+//! and `regions.csv` when the scenario has several regions.
 //!
 //! Everything but `timing.csv` is a pure function of the observer calls, so two runs of
 //! the same scenario and seed give byte-identical files. To keep them so:
@@ -26,6 +27,9 @@ pub struct RunResult {
     pub bound: Bound,
     /// A record per peer that joined, in peer-index order.
     pub peers: Vec<PeerRecord>,
+    /// Bytes per (from, to) region pair, every pair in region order (`regions.csv`);
+    /// empty when the scenario has one region.
+    pub regions: Vec<RegionBytes>,
     /// The swarm samples, in time order.
     pub samples: Vec<Sample>,
     /// The number of chunks of the file.
@@ -73,6 +77,20 @@ pub struct Summary {
     pub pieces_failed: u64,
     /// Bytes thrown away with the pieces that failed (each failure: the piece's size).
     pub bytes_discarded: u64,
+    /// Bytes delivered between peers of different regions (0 with one region).
+    pub inter_region_bytes: u64,
+}
+
+/// A row of `regions.csv`: bytes delivered from peers of one region to peers of
+/// another (or the same).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionBytes {
+    /// The senders' region.
+    pub from: String,
+    /// The receivers' region.
+    pub to: String,
+    /// Bytes delivered, counted whole blocks.
+    pub bytes: u64,
 }
 
 /// A row of `peers.csv`.
@@ -184,6 +202,7 @@ impl Summary {
         "events",
         "pieces_failed",
         "bytes_discarded",
+        "inter_region_bytes",
     ];
 
     /// The row's cells as written, matching [`Summary::COLUMNS`].
@@ -205,6 +224,7 @@ impl Summary {
             self.events.to_string(),
             self.pieces_failed.to_string(),
             self.bytes_discarded.to_string(),
+            self.inter_region_bytes.to_string(),
         ]
     }
 }
@@ -228,7 +248,21 @@ impl RunResult {
         self.write_peers(&dir.join("peers.csv"))?;
         self.write_swarm(&dir.join("swarm.csv"))?;
         self.write_chunks(&dir.join("chunks.csv"))?;
+        if !self.regions.is_empty() {
+            self.write_regions(&dir.join("regions.csv"))?;
+        }
         self.write_timing(&dir.join("timing.csv"))
+    }
+
+    fn write_regions(&self, path: &Path) -> io::Result<()> {
+        let mut w = writer(path)?;
+        w.write_record(["from_region", "to_region", "bytes"])
+            .map_err(|e| err(path, e))?;
+        for r in &self.regions {
+            w.write_record([r.from.as_str(), r.to.as_str(), &r.bytes.to_string()])
+                .map_err(|e| err(path, e))?;
+        }
+        w.flush()
     }
 
     fn write_summary(&self, path: &Path) -> io::Result<()> {

@@ -17,7 +17,7 @@ pub(crate) mod testing;
 
 pub use bound::{Bound, Term, bound};
 pub use ending::{EndWatch, Ending};
-pub use files::{PeerRecord, RunResult, Sample, Summary, Timing};
+pub use files::{PeerRecord, RegionBytes, RunResult, Sample, Summary, Timing};
 pub use recorder::Recorder;
 
 use crate::core::Role;

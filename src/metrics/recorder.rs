@@ -44,9 +44,9 @@
 //! maths library, so the files are identical on every machine.
 
 use super::bound::bound;
-use super::files::{PeerRecord, RunResult, Sample, Summary, Timing};
+use super::files::{PeerRecord, RegionBytes, RunResult, Sample, Summary, Timing};
 use super::{LeaveReason, Observer, PeerIndex, PeerInfo};
-use crate::core::Role;
+use crate::core::{RegionIndex, Role};
 use crate::scenario::Scenario;
 use crate::units::{Bytes, Rate, SimDuration, SimTime};
 use std::time::Duration;
@@ -79,6 +79,12 @@ pub struct Recorder {
     bytes_uploaded: u64,
     bytes_downloaded: u64,
     bytes_discarded: u64,
+    /// The region of each group, and the names of the regions (one unless the scenario
+    /// has several).
+    group_regions: Vec<RegionIndex>,
+    region_names: Vec<String>,
+    /// Bytes delivered from region `i` to region `j` at `i * regions + j`.
+    region_bytes: Vec<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -137,6 +143,11 @@ impl Recorder {
             bytes_uploaded: 0,
             bytes_downloaded: 0,
             bytes_discarded: 0,
+            group_regions: (0..scenario.groups.len())
+                .map(|g| scenario.region_of_group(g))
+                .collect(),
+            region_names: scenario.regions().iter().map(|r| r.to_string()).collect(),
+            region_bytes: vec![0; scenario.regions().len().pow(2)],
         }
     }
 
@@ -184,10 +195,26 @@ impl Recorder {
             .collect();
         let bound = bound(self.file_size, &capacities);
         let summary = self.summarize(&peers, bound.seconds, events);
+        let n = self.region_names.len();
+        // With one region there is nothing to break down: no regions.csv.
+        let regions = if n > 1 {
+            self.region_bytes
+                .iter()
+                .enumerate()
+                .map(|(i, &bytes)| RegionBytes {
+                    from: self.region_names[i / n].clone(),
+                    to: self.region_names[i % n].clone(),
+                    bytes,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         RunResult {
             summary,
             bound,
             peers,
+            regions,
             samples: self.samples,
             chunks: self.chunks,
             chunk_replicas: self.chunk_replicas,
@@ -247,7 +274,20 @@ impl Recorder {
             events,
             pieces_failed: peers.iter().map(|p| p.pieces_failed).sum(),
             bytes_discarded: self.bytes_discarded,
+            inter_region_bytes: self.inter_region_bytes(),
         }
+    }
+
+    /// Bytes delivered between peers of different regions.
+    fn inter_region_bytes(&self) -> u64 {
+        let n = self.region_names.len();
+        let within: u64 = (0..n).map(|i| self.region_bytes[i * n + i]).sum();
+        self.region_bytes.iter().sum::<u64>() - within
+    }
+
+    fn region_of_peer(&self, peer: PeerIndex) -> Option<usize> {
+        let p = self.peers.get(peer as usize)?.as_ref()?;
+        self.group_regions.get(p.info.group).map(|&r| r as usize)
     }
 
     /// Records every sample boundary strictly before `now`: all events at those times
@@ -446,6 +486,9 @@ impl Observer for Recorder {
         if let Some(p) = self.peer_mut(to) {
             p.downloaded += bytes.0;
         }
+        if let (Some(a), Some(b)) = (self.region_of_peer(from), self.region_of_peer(to)) {
+            self.region_bytes[a * self.region_names.len() + b] += bytes.0;
+        }
     }
 
     fn piece_failed(&mut self, now: SimTime, peer: PeerIndex, _piece: u32, bytes: Bytes) {
@@ -518,6 +561,44 @@ mod tests {
         r.peer_completed(SimTime(5 * S / 2), 1);
         r.peer_left(SimTime(3 * S), 1, &[0, 1, 2, 3], LeaveReason::Lingered);
         r.finish(SimTime(7 * S / 2), 42, Duration::from_millis(1))
+    }
+
+    #[test]
+    fn bytes_are_counted_per_region_pair() {
+        let mut s = small();
+        s.groups.push(group("far", 1, Role::Leecher, 8, 80));
+        s.groups[0].region = "eu".into();
+        s.groups[1].region = "eu".into();
+        s.groups[2].region = "us".into();
+        let mut r = Recorder::new(&s, 3, "sim");
+        r.peer_joined(SimTime(0), &info(0, 0, Role::Seed, 8));
+        r.peer_joined(SimTime(0), &info(1, 1, Role::Leecher, 8));
+        r.peer_joined(SimTime(0), &info(2, 2, Role::Leecher, 8));
+        r.block_delivered(SimTime(S), 0, 1, Bytes(100));
+        r.block_delivered(SimTime(S), 0, 2, Bytes(30));
+        r.block_delivered(SimTime(S), 2, 1, Bytes(5));
+        let res = r.finish(SimTime(2 * S), 1, Duration::from_millis(1));
+        assert_eq!(res.summary.inter_region_bytes, 35);
+        let rows: Vec<(&str, &str, u64)> = res
+            .regions
+            .iter()
+            .map(|r| (r.from.as_str(), r.to.as_str(), r.bytes))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("eu", "eu", 100),
+                ("eu", "us", 30),
+                ("us", "eu", 5),
+                ("us", "us", 0)
+            ]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        res.write(dir.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("regions.csv")).unwrap(),
+            "from_region,to_region,bytes\neu,eu,100\neu,us,30\nus,eu,5\nus,us,0\n"
+        );
     }
 
     #[test]
@@ -641,9 +722,13 @@ mod tests {
             summary,
             "scenario,seed,backend,peers,completed,makespan_s,mean_download_s,median_download_s,\
              p95_download_s,bound_s,efficiency,bytes_uploaded,bytes_downloaded,events,\
-             pieces_failed,bytes_discarded\n\
+             pieces_failed,bytes_discarded,inter_region_bytes\n\
              small,3,sim,3,1,2.500000,2.500000,2.500000,2.500000,4.194304,1.677722,5242880,5242880,42,\
-             1,1048576\n"
+             1,1048576,0\n"
+        );
+        assert!(
+            !dir.path().join("regions.csv").exists(),
+            "one region: no regions.csv"
         );
         let peers = read("peers.csv");
         let lines: Vec<&str> = peers.lines().collect();

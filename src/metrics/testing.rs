@@ -5,8 +5,8 @@
 use super::{LeaveReason, Observer, PeerInfo, Recorder, RunResult};
 use crate::core::{Policy, Role};
 use crate::scenario::{
-    BlockSize, Dist, FileSpec, Group, Join, RunSpec, Scenario, Stay, Stop, StrategyTable,
-    TrackerSpec,
+    BlockSize, Dist, FileSpec, Group, Join, NetworkSpec, RunSpec, Scenario, Stay, Stop,
+    StrategyTable, TrackerSpec,
 };
 use crate::units::{Bytes, Rate, SimDuration, SimTime};
 use std::time::Duration;
@@ -24,6 +24,7 @@ pub(crate) fn group(name: &str, count: u32, role: Role, up_mbit: u64, down_mbit:
         linger: Stay::Forever,
         abort: None,
         connectable: true,
+        region: crate::scenario::DEFAULT_REGION.to_string(),
         policy: Policy::default(),
         corrupt: crate::core::Corruption::NONE,
     }
@@ -48,6 +49,7 @@ pub(crate) fn scenario(
         tracker: TrackerSpec::default(),
         policy: Policy::default(),
         groups,
+        network: NetworkSpec::default(),
         run: RunSpec {
             seed: 1,
             stop: Stop::AllComplete,

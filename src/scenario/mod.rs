@@ -12,6 +12,7 @@
 
 mod error;
 mod load;
+pub mod network;
 mod parse;
 pub mod population;
 mod read;
@@ -20,9 +21,10 @@ mod values;
 mod write;
 
 pub use error::ScenarioError;
+pub use network::{DEFAULT_REGION, NetworkSpec};
 pub use sweep::{SweepPoint, replicate_seed};
 
-use crate::core::{Corruption, Geometry, Neighbourhood, Policy, Role, Strategies};
+use crate::core::{Bias, Corruption, Geometry, Neighbourhood, Policy, Role, Strategies};
 use crate::units::{ArrivalRate, Bytes, Rate, SimDuration};
 use std::fmt;
 use std::path::Path;
@@ -90,6 +92,8 @@ pub struct Scenario {
     pub policy: Policy,
     /// Peer groups, in file order.
     pub groups: Vec<Group>,
+    /// Latencies between regions (`[network]`; empty with one region).
+    pub network: NetworkSpec,
     /// Seed, stop condition and sampling.
     pub run: RunSpec,
     /// The sweep grid, if the file has one.
@@ -147,9 +151,46 @@ pub struct TrackerSpec {
     pub min_neighbours: u32,
     /// Connections a peer keeps at most.
     pub max_neighbours: u32,
+    /// How the tracker picks the peers it returns.
+    pub bias: BiasKind,
+    /// With [`BiasKind::Locality`], peers returned from other regions.
+    pub external: u32,
+}
+
+/// The tracker's `bias`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BiasKind {
+    /// `"random"`: uniformly among the others.
+    Random,
+    /// `"locality"`: all but `external` from the peer's own region (Bindal et al.,
+    /// ICDCS 2006).
+    Locality,
+}
+
+impl BiasKind {
+    /// Every kind, in the order the error messages list them.
+    pub const ALL: [BiasKind; 2] = [BiasKind::Random, BiasKind::Locality];
+
+    /// The name a scenario file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            BiasKind::Random => "random",
+            BiasKind::Locality => "locality",
+        }
+    }
 }
 
 impl TrackerSpec {
+    /// The tracker's sampling, as the core takes it.
+    pub fn bias(&self) -> Bias {
+        match self.bias {
+            BiasKind::Random => Bias::Random,
+            BiasKind::Locality => Bias::Locality {
+                external: self.external,
+            },
+        }
+    }
+
     /// The peers' side of these settings, as the core takes them.
     pub fn neighbourhood(&self) -> Neighbourhood {
         Neighbourhood {
@@ -170,6 +211,8 @@ impl Default for TrackerSpec {
             announce_interval: n.announce_interval,
             min_neighbours: n.min_neighbours,
             max_neighbours: n.max_neighbours,
+            bias: BiasKind::Random,
+            external: 2,
         }
     }
 }
@@ -230,6 +273,8 @@ pub struct Group {
     pub abort: Option<Stay>,
     /// Whether others can dial its peers (`false`: behind a NAT, they only dial out).
     pub connectable: bool,
+    /// Its region ([`DEFAULT_REGION`] unless the file names one).
+    pub region: String,
     /// The group's policy (scenario defaults with the group's overrides applied).
     pub policy: Policy,
     /// How often the blocks its peers send are corrupt (`corrupt = P`; 0: honest).

@@ -10,7 +10,8 @@ use super::error::{ScenarioError, Source};
 use super::read::{Field, Table};
 use super::values::{self, positive_duration, positive_size};
 use super::{
-    BlockSize, FileSpec, Group, RunSpec, Scenario, Stay, Stop, StrategyTable, TrackerSpec,
+    BiasKind, BlockSize, FileSpec, Group, RunSpec, Scenario, Stay, Stop, StrategyTable,
+    TrackerSpec, network,
 };
 use crate::core::{Corruption, Pipeline, Policy, Role, StrategyKind};
 use crate::units::{Bytes, SimDuration};
@@ -26,6 +27,7 @@ const TOP_KEYS: &[&str] = &[
     "tracker",
     "policy",
     "group",
+    "network",
     "run",
     "sweep",
 ];
@@ -37,6 +39,8 @@ pub(crate) const TRACKER_KEYS: &[&str] = &[
     "announce_interval",
     "min_neighbours",
     "max_neighbours",
+    "bias",
+    "external",
 ];
 /// Keys of `[policy]`; each may also appear in a `[[group]]` as an override.
 pub(crate) const POLICY_KEYS: &[&str] = &[
@@ -65,6 +69,7 @@ pub(crate) const GROUP_KEYS: &[&str] = &[
     "abort",
     "corrupt",
     "connectable",
+    "region",
 ];
 /// Keys of `[run]`.
 pub(crate) const RUN_KEYS: &[&str] = &["seed", "stop", "sample_interval"];
@@ -133,7 +138,17 @@ pub(crate) fn build(
             }
         }
     }
-    let groups = groups(&root, &policy, strategies)?;
+    let (groups, name_lines) = groups(&root, &policy, strategies)?;
+    let network = network::parse(&root, &groups, &name_lines)?;
+    if let Some(t) = root.sub_table("tracker")?
+        && let Some(f) = t.get("external")
+        && tracker.external > tracker.peers_per_announce
+    {
+        return Err(f.error(format!(
+            "{} is more than peers_per_announce ({}) (expected at most peers_per_announce)",
+            tracker.external, tracker.peers_per_announce
+        )));
+    }
     let run = run_spec(&root)?;
     if let Some(f) = root.get("sweep") {
         f.table()?;
@@ -145,6 +160,7 @@ pub(crate) fn build(
         tracker,
         policy,
         groups,
+        network,
         run,
         sweep: None,
         strategies: strategies.clone(),
@@ -242,6 +258,20 @@ fn tracker_spec(root: &Table) -> Result<TrackerSpec, ScenarioError> {
     if let Some(f) = &max {
         spec.max_neighbours = f.u32(1)?;
     }
+    if let Some(f) = t.get("bias") {
+        let text = f.str("one of random, locality")?;
+        spec.bias = match BiasKind::ALL.into_iter().find(|b| b.name() == text) {
+            Some(bias) => bias,
+            None => {
+                return Err(f.error(format!(
+                    "\"{text}\" is not a tracker bias (expected one of random, locality)"
+                )));
+            }
+        };
+    }
+    if let Some(f) = t.get("external") {
+        spec.external = f.u32(0)?;
+    }
     if spec.min_neighbours > spec.max_neighbours {
         // Blame the key the user wrote (if only one was written, the other is a default).
         let (key, line) = match (&min, &max) {
@@ -314,11 +344,12 @@ fn strategy(
         .map_err(|e| f.error(e.to_string()))
 }
 
+/// The groups, with the line of each one's name.
 fn groups(
     root: &Table,
     defaults: &Policy,
     strategies: &StrategyTable,
-) -> Result<Vec<Group>, ScenarioError> {
+) -> Result<(Vec<Group>, Vec<usize>), ScenarioError> {
     // `[[group]]` tables, or an array of inline tables `group = [{ ... }, { ... }]`;
     // each is named `group[i]` until its name is known.
     let tables: Vec<Table> = match (root.item("group"), root.get("group")) {
@@ -345,6 +376,7 @@ fn groups(
     }
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut groups = Vec::with_capacity(tables.len());
+    let mut lines = Vec::with_capacity(tables.len());
     for t in tables {
         let (group, name_line) = group(t, defaults, strategies)?;
         if let Some(first) = seen.get(&group.name) {
@@ -359,8 +391,9 @@ fn groups(
         }
         seen.insert(group.name.clone(), name_line);
         groups.push(group);
+        lines.push(name_line);
     }
-    Ok(groups)
+    Ok((groups, lines))
 }
 
 /// Reads one group; also returns the line of its name (for duplicate-name errors).
@@ -437,6 +470,10 @@ fn group(
         Some(f) => f.bool()?,
         None => true,
     };
+    let region = match t.get("region") {
+        Some(f) => network::region_name(&f)?,
+        None => network::DEFAULT_REGION.to_string(),
+    };
     let mut policy = defaults.clone();
     for key in t.keys() {
         if POLICY_KEYS.contains(&key)
@@ -456,6 +493,7 @@ fn group(
         linger,
         abort,
         connectable,
+        region,
         policy,
         corrupt,
     };

@@ -7,7 +7,7 @@
 //! the seed is passed in.
 
 use super::{Dist, Join, Scenario, Stay};
-use crate::core::{Dice, PeerConfig, PeerId, Role};
+use crate::core::{Dice, PeerConfig, PeerId, RegionIndex, Role};
 use crate::units::{Rate, SimDuration, SimTime};
 
 /// The random stream numbers of a run; peers use `PEER_BASE + index` ([`peer_dice`]).
@@ -39,6 +39,8 @@ pub struct Member {
     pub linger: Option<SimDuration>,
     /// When it gives up if still incomplete (`None`: never).
     pub abort_at: Option<SimTime>,
+    /// Its region: an index into [`Scenario::regions`].
+    pub region: RegionIndex,
 }
 
 impl Member {
@@ -55,6 +57,45 @@ impl Member {
             connectable: scenario.groups[self.group].connectable,
             ..PeerConfig::new(id, scenario.file.geometry(), self.role)
         }
+    }
+}
+
+/// The one-way latency of every link of a run: both ends' own latencies plus the
+/// `[network]` latency between their regions. Both backends delay by it (the simulator
+/// each message, tcp what a member receives), so they agree on every link.
+#[derive(Clone, Debug)]
+pub struct Latencies {
+    own: Vec<SimDuration>,
+    regions: Vec<RegionIndex>,
+    /// Between regions `i` and `j` at `i * region_count + j`.
+    between: Vec<SimDuration>,
+    region_count: usize,
+}
+
+impl Latencies {
+    /// The links among `members`, drawn from `scenario`.
+    pub fn new(scenario: &Scenario, members: &[Member]) -> Latencies {
+        let regions = scenario.regions();
+        Latencies {
+            own: members.iter().map(|m| m.latency).collect(),
+            regions: members.iter().map(|m| m.region).collect(),
+            between: regions
+                .iter()
+                .flat_map(|a| regions.iter().map(|b| scenario.network.between(a, b)))
+                .collect(),
+            region_count: regions.len(),
+        }
+    }
+
+    /// The latency between members `a` and `b` (zero for a member out of range).
+    pub fn link(&self, a: u32, b: u32) -> SimDuration {
+        let (a, b) = (a as usize, b as usize);
+        let own = |i: usize| self.own.get(i).copied().unwrap_or(SimDuration::ZERO);
+        let between = match (self.regions.get(a), self.regions.get(b)) {
+            (Some(&ra), Some(&rb)) => self.between[ra as usize * self.region_count + rb as usize],
+            _ => SimDuration::ZERO,
+        };
+        own(a) + own(b) + between
     }
 }
 
@@ -90,6 +131,7 @@ pub fn draw_population(scenario: &Scenario, seed: u64) -> Vec<Member> {
     let mut dice = Dice::new(seed, streams::POPULATION);
     let mut members = Vec::with_capacity(scenario.peer_count() as usize);
     for (gi, g) in scenario.groups.iter().enumerate() {
+        let region = scenario.region_of_group(gi);
         let mut clock = SimTime::ZERO;
         for _ in 0..g.count {
             let upload = draw(&g.upload, &mut dice, |r| r.0, Rate);
@@ -118,6 +160,7 @@ pub fn draw_population(scenario: &Scenario, seed: u64) -> Vec<Member> {
                 join,
                 linger,
                 abort_at,
+                region,
             });
         }
     }

@@ -8,6 +8,7 @@
 //! [`Scenario::with_overrides`].
 
 use super::error::{ScenarioError, Source};
+use super::network::NETWORK_KEYS;
 use super::parse::{self, FILE_KEYS, GROUP_KEYS, POLICY_KEYS, RUN_KEYS, TRACKER_KEYS};
 use super::read::{Field, Table, join_path};
 use super::{Scenario, StrategyTable, Sweep};
@@ -209,6 +210,7 @@ fn check_path(path: &str, groups: &[String]) -> Result<(), String> {
         ["tracker", key] => in_table(TRACKER_KEYS, "tracker", key),
         ["policy", key] => in_table(POLICY_KEYS, "policy", key),
         ["run", key] => in_table(RUN_KEYS, "run", key),
+        ["network", key] => in_table(NETWORK_KEYS, "network", key),
         ["group", name, key] => {
             if !groups.iter().any(|g| g == name) {
                 return Err(format!(
@@ -232,7 +234,7 @@ fn check_path(path: &str, groups: &[String]) -> Result<(), String> {
             }
         }
         _ => Err(
-            "is not a field that can be swept (expected file.<key>, tracker.<key>, policy.<key>, run.<key> or group.<name>.<key>)"
+            "is not a field that can be swept (expected file.<key>, tracker.<key>, policy.<key>, run.<key>, network.<key> or group.<name>.<key>)"
                 .to_string(),
         ),
     }

@@ -80,7 +80,7 @@ download = "20 Mbit/s"
 fn unknown_keys_are_errors_at_every_level() {
     assert_eq!(
         error(&format!("colour = \"red\"\n{BASE}")),
-        "bad.toml:1: colour: unknown key (expected one of name, description, file, tracker, policy, group, run, sweep)"
+        "bad.toml:1: colour: unknown key (expected one of name, description, file, tracker, policy, group, network, run, sweep)"
     );
     assert_eq!(
         error(&base_with(2, "sise = \"64 MiB\"")),
@@ -358,6 +358,8 @@ fn defaults_are_filled_in() {
             announce_interval: SimDuration::from_secs(1800),
             min_neighbours: 20,
             max_neighbours: 80,
+            bias: BiasKind::Random,
+            external: 2,
         }
     );
     assert_eq!(s.policy, Policy::default());
@@ -646,7 +648,7 @@ fn bad_sweeps_are_errors() {
     let sweep = |body: &str| error(&format!("{BASE}[sweep]\n{body}\n"));
     assert_eq!(
         sweep("\"group.leechers.cout\" = [1]"),
-        "bad.toml:17: sweep.group.leechers.cout: \"cout\" is not a group field that can be swept (expected one of count, role, upload, download, latency, join, linger, abort, corrupt, connectable, picker, random_first, endgame, choker, upload_slots, optimistic_slots, rechoke_interval, optimistic_interval, rate_window, seed_choker, pipeline)"
+        "bad.toml:17: sweep.group.leechers.cout: \"cout\" is not a group field that can be swept (expected one of count, role, upload, download, latency, join, linger, abort, corrupt, connectable, region, picker, random_first, endgame, choker, upload_slots, optimistic_slots, rechoke_interval, optimistic_interval, rate_window, seed_choker, pipeline)"
     );
     assert_eq!(
         sweep("\"group.peers.count\" = [1]"),
@@ -654,7 +656,7 @@ fn bad_sweeps_are_errors() {
     );
     assert_eq!(
         sweep("\"name\" = [\"x\"]"),
-        "bad.toml:17: sweep.name: is not a field that can be swept (expected file.<key>, tracker.<key>, policy.<key>, run.<key> or group.<name>.<key>)"
+        "bad.toml:17: sweep.name: is not a field that can be swept (expected file.<key>, tracker.<key>, policy.<key>, run.<key>, network.<key> or group.<name>.<key>)"
     );
     assert!(
         sweep("\"policy.colour\" = [1]")

@@ -33,6 +33,13 @@ pub(super) fn to_toml(s: &Scenario) -> String {
     let _ = writeln!(out, "announce_interval = {}", shown(t.announce_interval));
     let _ = writeln!(out, "min_neighbours = {}", t.min_neighbours);
     let _ = writeln!(out, "max_neighbours = {}", t.max_neighbours);
+    // Keys added after the first scenario format are written only when they differ
+    // from their default, so older results keep their exact scenario.toml.
+    let default = super::TrackerSpec::default();
+    if (t.bias, t.external) != (default.bias, default.external) {
+        let _ = writeln!(out, "bias = {}", quote(t.bias.name()));
+        let _ = writeln!(out, "external = {}", t.external);
+    }
 
     let _ = writeln!(out, "\n[policy]");
     for (key, value) in policy_entries(&s.policy) {
@@ -42,6 +49,16 @@ pub(super) fn to_toml(s: &Scenario) -> String {
     for g in &s.groups {
         let _ = writeln!(out, "\n[[group]]");
         write_group(&mut out, g, &s.policy);
+    }
+    if !s.network.latency.is_empty() {
+        let pairs: Vec<String> = s
+            .network
+            .latency
+            .iter()
+            .map(|((a, b), d)| format!("{} = {}", quote(&format!("{a}-{b}")), shown(d)))
+            .collect();
+        let _ = writeln!(out, "\n[network]");
+        let _ = writeln!(out, "latency = {{ {} }}", pairs.join(", "));
     }
 
     let _ = writeln!(out, "\n[run]");
@@ -89,6 +106,9 @@ fn write_group(out: &mut String, g: &Group, defaults: &Policy) {
     // from their default, so older results keep their exact scenario.toml.
     if !g.connectable {
         let _ = writeln!(out, "connectable = false");
+    }
+    if g.region != super::DEFAULT_REGION {
+        let _ = writeln!(out, "region = {}", quote(&g.region));
     }
     let base = policy_entries(defaults);
     for (entry, default) in policy_entries(&g.policy).into_iter().zip(base) {

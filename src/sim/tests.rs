@@ -71,6 +71,7 @@ fn group(name: &str, count: u32, role: Role, up: u64, down: u64, join: Join) -> 
         },
         abort: None,
         connectable: true,
+        region: crate::scenario::DEFAULT_REGION.to_string(),
         policy: Policy::default(),
         corrupt: crate::core::Corruption::NONE,
     }
@@ -99,6 +100,7 @@ pub(crate) fn flash_crowd(n: u32, size_mib: u64, block: BlockSize) -> Scenario {
                 Join::Uniform(SimDuration::ZERO, SimDuration::from_secs(10)),
             ),
         ],
+        network: NetworkSpec::default(),
         run: RunSpec {
             seed: 1,
             stop: Stop::AllComplete,
@@ -115,7 +117,7 @@ pub(crate) fn run(s: &Scenario, seed: u64) -> (Outcome, Log) {
         .run(|_| {})
 }
 
-fn simulate(s: &Scenario, seed: u64) -> crate::metrics::RunResult {
+pub(crate) fn simulate(s: &Scenario, seed: u64) -> crate::metrics::RunResult {
     crate::run::simulate(s, seed, |_| {})
         .expect("built-in strategies")
         .1

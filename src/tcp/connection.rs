@@ -16,7 +16,7 @@ use super::rate_limit::TokenBucket;
 use super::tracker_http::AnnounceResponse;
 use super::wire::{self, HANDSHAKE_LEN, Handshake, WireMessage};
 use crate::core::BlockRef;
-use crate::units::SimDuration;
+use crate::scenario::population::Latencies;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -50,9 +50,9 @@ pub(super) struct Shared {
     pub(super) upload: Mutex<TokenBucket>,
     pub(super) download: Mutex<TokenBucket>,
     pub(super) decoder: wire::Decoder,
-    /// In a swarm: this peer's one-way latency (scenario time) and every member's, by
-    /// index, to delay incoming messages by the link latency (the sum of both ends').
-    pub(super) latency: Option<(SimDuration, Arc<Vec<SimDuration>>)>,
+    /// In a swarm: this peer's member index and the swarm's link latencies, to delay
+    /// incoming messages by the link's latency (as the simulator does).
+    pub(super) latency: Option<(u32, Arc<Latencies>)>,
 }
 
 /// Peer loop → connection task.
@@ -205,10 +205,10 @@ impl<'a> Inbox<'a> {
         let Some((own, all)) = &sh.latency else {
             return Inbox::Direct { token, events };
         };
-        let remote = index_of_peer_id(&remote_id)
-            .and_then(|i| all.get(i as usize).copied())
-            .unwrap_or(SimDuration::ZERO);
-        let delay = sh.clock.wall(*own + remote);
+        // A remote that is not a member (none in a laboratory swarm) gets our own
+        // latency only.
+        let remote = index_of_peer_id(&remote_id).unwrap_or(u32::MAX);
+        let delay = sh.clock.wall(all.link(*own, remote));
         if delay.is_zero() {
             return Inbox::Direct { token, events };
         }

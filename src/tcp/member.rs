@@ -5,6 +5,7 @@
 use super::clock::Clock;
 use crate::core::{Dice, PeerConfig, PeerId, Strategies};
 use crate::metrics::{LeaveReason, PeerIndex, PeerInfo};
+use crate::scenario::population::Latencies;
 use crate::units::{Bytes, Rate, SimDuration, SimTime};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,10 +25,8 @@ pub struct SwarmMember {
     pub strategies: Arc<Strategies>,
     /// The swarm's clock.
     pub clock: Clock,
-    /// Its one-way access latency (scenario time).
-    pub latency: SimDuration,
-    /// Every member's latency, by index (a link's latency is the sum of both ends').
-    pub latencies: Arc<Vec<SimDuration>>,
+    /// The latency of every link of the swarm, by member index (scenario time).
+    pub latencies: Arc<Latencies>,
     /// How long it stays once complete (`None`: until the run ends).
     pub linger: Option<SimDuration>,
     /// When it gives up if still incomplete.

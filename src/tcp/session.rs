@@ -275,7 +275,7 @@ fn set_up(
         upload: Mutex::new(limits.upload),
         download: Mutex::new(limits.download),
         decoder: wire::Decoder::for_torrent(pieces, BLOCK),
-        latency: member.as_ref().map(|m| (m.latency, m.latencies.clone())),
+        latency: member.as_ref().map(|m| (m.info.peer, m.latencies.clone())),
     });
     let show = cfg.progress && member.is_none() && std::io::stderr().is_terminal();
     let progress = progress_bar(show, total, verified_bytes);

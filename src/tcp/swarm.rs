@@ -54,7 +54,7 @@ use super::storage;
 use super::tracker_http::{TrackerConfig, TrackerServer};
 use crate::core::{Bitfield, Role};
 use crate::metrics::{EndWatch, Ending, LeaveReason, Observer, PeerInfo, Recorder, RunResult};
-use crate::scenario::population::{Member, draw_population, peer_dice};
+use crate::scenario::population::{Latencies, Member, draw_population, peer_dice};
 use crate::scenario::{BlockSize, Scenario, Stop};
 use crate::units::SimTime;
 use std::collections::HashMap;
@@ -426,6 +426,12 @@ impl TrackerThread {
                 // The tracker forgets a peer after two intervals (plus a minute) of silence.
                 interval: interval.max(Duration::from_secs(1)),
                 seed,
+                bias: scenario.tracker.bias(),
+                // Members are drawn in this order by every session too.
+                regions: draw_population(scenario, seed)
+                    .iter()
+                    .map(|m| m.region)
+                    .collect(),
             },
         )
         .map_err(|e| format!("cannot start the tracker: {e}"))?;
@@ -512,7 +518,7 @@ impl Swarm<'_> {
         observe: &mpsc::UnboundedSender<Observation>,
         stop: &watch::Receiver<bool>,
     ) {
-        let latencies = Arc::new(members.iter().map(|m| m.latency).collect::<Vec<_>>());
+        let latencies = Arc::new(Latencies::new(self.scenario, members));
         let ports = Arc::new(Mutex::new(HashMap::new()));
         let strategies = self.scenario.strategies.shared();
         for (i, m) in (0u32..).zip(members) {
@@ -522,7 +528,6 @@ impl Swarm<'_> {
                 dice: peer_dice(self.seed, i),
                 strategies: strategies.clone(),
                 clock: self.clock,
-                latency: m.latency,
                 latencies: latencies.clone(),
                 linger: m.linger,
                 abort_at: m.abort_at,

@@ -12,7 +12,8 @@
 //! small bencoded body, which needs neither keep-alive, TLS, nor chunked transfer.
 
 use super::bencode::{self, Value};
-use crate::core::{AnnounceEvent, Dice, PeerId, Tracker};
+use super::member::index_of_peer_id;
+use crate::core::{AnnounceEvent, Bias, Dice, PeerId, RegionIndex, Tracker};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -32,6 +33,11 @@ pub struct TrackerConfig {
     pub interval: Duration,
     /// Seed of the tracker's random peer sampling.
     pub seed: u64,
+    /// How it picks the peers it returns.
+    pub bias: Bias,
+    /// In a laboratory swarm, the region of each member by index (its peer id names
+    /// it); any other client is in region 0.
+    pub regions: Vec<RegionIndex>,
 }
 
 impl Default for TrackerConfig {
@@ -39,6 +45,8 @@ impl Default for TrackerConfig {
         TrackerConfig {
             interval: Duration::from_secs(60),
             seed: 1,
+            bias: Bias::Random,
+            regions: Vec::new(),
         }
     }
 }
@@ -249,7 +257,7 @@ impl TrackerState {
         // (ours re-announce every minute whatever the interval).
         let ttl = self.cfg.interval * 2 + Duration::from_secs(60);
         let swarm = self.swarms.entry(q.info_hash).or_insert_with(|| Swarm {
-            tracker: Tracker::new(PEERS_PER_ANNOUNCE),
+            tracker: Tracker::biased(PEERS_PER_ANNOUNCE, self.cfg.bias),
             members: Vec::new(),
         });
         // Forget the silent: a killed peer never says `stopped`.
@@ -285,9 +293,12 @@ impl TrackerState {
                 id
             }
         };
+        let region = index_of_peer_id(&q.peer_id)
+            .and_then(|i| self.cfg.regions.get(i as usize).copied())
+            .unwrap_or(0);
         let picked = swarm
             .tracker
-            .announce(id, q.event, q.numwant, &mut self.dice);
+            .announce_from(id, region, q.event, q.numwant, &mut self.dice);
         if q.event == AnnounceEvent::Stopped {
             swarm.members.retain(|m| m.id != id);
         }

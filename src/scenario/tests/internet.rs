@@ -48,3 +48,122 @@ fn connectable_is_strict_and_sweepable() {
         .starts_with("bad.toml:18: sweep.group.leechers.connectable: 0 is an integer")
     );
 }
+
+/// `BASE` with the seeds in `eu`, the leechers in `us`, and `rest` appended.
+fn two_regions(rest: &str) -> String {
+    let text = BASE.replace("role = \"seed\"\n", "role = \"seed\"\nregion = \"eu\"\n");
+    format!("{text}region = \"us\"\n{rest}")
+}
+
+#[test]
+fn regions_and_their_latencies_parse_and_round_trip() {
+    let s = parse(BASE);
+    assert_eq!(s.regions(), [DEFAULT_REGION]);
+    assert!(!s.has_regions());
+    let text = s.to_toml();
+    assert!(!text.contains("region") && !text.contains("[network]") && !text.contains("bias"));
+
+    let s = parse(&two_regions(
+        "[network]\nlatency = { \"us-eu\" = \"80 ms\" }\n[tracker]\nbias = \"locality\"\nexternal = 3\n",
+    ));
+    assert_eq!(s.regions(), ["eu", "us"]);
+    assert_eq!(s.region_of_group(1), 1);
+    assert_eq!(s.network.between("eu", "us"), SimDuration::from_millis(80));
+    assert_eq!(s.network.between("us", "eu"), SimDuration::from_millis(80));
+    assert_eq!(s.network.between("us", "us"), SimDuration::ZERO);
+    assert_eq!(s.tracker.bias, BiasKind::Locality);
+    assert_eq!(
+        s.tracker.bias(),
+        crate::core::Bias::Locality { external: 3 }
+    );
+    let text = s.to_toml();
+    assert!(
+        text.contains("latency = { \"eu-us\" = \"80 ms\" }"),
+        "{text}"
+    );
+    assert_eq!(parse(&text), s);
+    let members = crate::scenario::population::draw_population(&s, 1);
+    assert_eq!(members[0].region, 0);
+    assert!(members[1..].iter().all(|m| m.region == 1));
+}
+
+#[test]
+fn region_and_network_errors_name_file_line_and_field() {
+    // Without [network], the missing pair is blamed on the name of the first group in
+    // the later region (line 13, after the seeds' added line).
+    assert_eq!(
+        error(&two_regions("")),
+        "bad.toml:13: group.leechers.region: no latency between regions \"eu\" and \"us\" (expected \"eu-us\" = \"80 ms\" in [network] latency)"
+    );
+    assert_eq!(
+        error(&two_regions("[network]\n")),
+        "bad.toml:18: network.latency: no latency between regions \"eu\" and \"us\" (expected \"eu-us\" = \"80 ms\" in [network] latency)"
+    );
+    assert_eq!(
+        error(&two_regions(
+            "[network]\nlatency = { \"eu-asia\" = \"80 ms\" }\n"
+        )),
+        "bad.toml:19: network.latency.eu-asia: no group is in region \"asia\" (expected regions among eu, us)"
+    );
+    assert_eq!(
+        error(&two_regions(
+            "[network]\nlatency = { \"eu-us\" = \"80 ms\", \"us-eu\" = \"9 ms\" }\n"
+        )),
+        "bad.toml:19: network.latency.us-eu: the latency between \"eu\" and \"us\" is given twice (expected each pair once, in either order)"
+    );
+    assert_eq!(
+        error(&two_regions(
+            "[network]\nlatency = { \"eu-us\" = \"80 mss\" }\n"
+        )),
+        "bad.toml:19: network.latency.eu-us: \"80 mss\" is not a duration (write a number and one of us ms s min h, e.g. \"10 s\")"
+    );
+    assert!(
+        error(&two_regions(
+            "[network]\nlatency = { \"eu-us\" = \"80 ms\" }\njitter = 1\n"
+        ))
+        .starts_with("bad.toml:20: network.jitter: unknown key")
+    );
+    assert_eq!(
+        error(&leechers_with("region = \"eu-west\"")),
+        "bad.toml:16: group.leechers.region: \"eu-west\" is not a usable region name (expected letters, digits and '_')"
+    );
+    assert_eq!(
+        error(&format!("{BASE}[tracker]\nbias = \"local\"\n")),
+        "bad.toml:17: tracker.bias: \"local\" is not a tracker bias (expected one of random, locality)"
+    );
+    assert_eq!(
+        error(&format!("{BASE}[tracker]\nexternal = 51\n")),
+        "bad.toml:17: tracker.external: 51 is more than peers_per_announce (50) (expected at most peers_per_announce)"
+    );
+    assert!(
+        error(&format!("{BASE}[tracker]\nexternal = -1\n"))
+            .starts_with("bad.toml:17: tracker.external: -1 ")
+    );
+}
+
+#[test]
+fn regions_bias_and_latencies_are_sweepable() {
+    let s = parse(&two_regions(
+        "[network]\nlatency = { \"eu-us\" = \"80 ms\" }\n[sweep]\n\"tracker.bias\" = [\"random\", \"locality\"]\n\"tracker.external\" = [0, 5]\n\"network.latency\" = [{ \"eu-us\" = \"10 ms\" }]\n\"group.leechers.region\" = [\"us\"]\n",
+    ));
+    let points = s.sweep_points();
+    assert_eq!(points.len(), 4);
+    let last = s.with_overrides(&points[3]).expect("applies");
+    assert_eq!(
+        last.tracker.bias(),
+        crate::core::Bias::Locality { external: 5 }
+    );
+    assert_eq!(
+        last.network.between("eu", "us"),
+        SimDuration::from_millis(10)
+    );
+    assert_eq!(last.regions(), ["eu", "us"]);
+    // A [network] pair must name regions in use, so a region swept away from one is
+    // an error, caught when the file is read.
+    assert!(
+        error(&two_regions(
+            "[network]\nlatency = { \"eu-us\" = \"80 ms\" }\n[sweep]\n\"group.leechers.region\" = [\"asia\"]\n"
+        ))
+        .starts_with("bad.toml:21: sweep.group.leechers.region: with this value, network.latency.eu-us: no group is in region \"us\"")
+    );
+}

@@ -66,8 +66,9 @@ pub(super) fn outbound_to(to: u32) -> NewConnection {
 }
 
 impl<O: Observer> Simulation<'_, O> {
+    /// Both ends' own latencies, plus the `[network]` latency between their regions.
     pub(super) fn link_latency(&self, a: u32, b: u32) -> SimDuration {
-        self.peers[a as usize].member.latency + self.peers[b as usize].member.latency
+        self.latencies.link(a, b)
     }
 
     pub(super) fn connect_arrive(&mut self, from: u32, to: u32) {

@@ -25,7 +25,7 @@ use crate::core::{
     PeerId, Role, Tracker, UnknownStrategy,
 };
 use crate::metrics::{EndWatch, Ending, LeaveReason, Observer, PeerInfo};
-use crate::scenario::population::{Member, draw_population, peer_dice, streams};
+use crate::scenario::population::{Latencies, Member, draw_population, peer_dice, streams};
 use crate::scenario::{Scenario, Stop};
 use crate::units::{Bytes, SimTime};
 use links::Link;
@@ -134,6 +134,7 @@ pub struct Simulation<'s, O: Observer> {
     net: Network,
     tracker: Tracker,
     tracker_dice: Dice,
+    latencies: Latencies,
     obs: O,
     dirty: Vec<u32>,
     outbox: Vec<(SimTime, Delivery)>,
@@ -161,6 +162,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
             strategies.build(&g.policy, geometry.pieces(), None)?;
         }
         let members = draw_population(scenario, seed);
+        let latencies = Latencies::new(scenario, &members);
         let mut queue = EventQueue::default();
         let mut net = Network::default();
         let mut leechers = 0;
@@ -187,6 +189,7 @@ impl<'s, O: Observer> Simulation<'s, O> {
         if let Stop::At(t) = scenario.run.stop {
             queue.push(SimTime::ZERO + t, Event::Stop);
         }
+
         Ok(Simulation {
             scenario,
             seed,
@@ -197,8 +200,9 @@ impl<'s, O: Observer> Simulation<'s, O> {
             links: Vec::new(),
             free_links: Vec::new(),
             net,
-            tracker: Tracker::new(scenario.tracker.peers_per_announce),
+            tracker: Tracker::biased(scenario.tracker.peers_per_announce, scenario.tracker.bias()),
             tracker_dice: Dice::new(seed, streams::TRACKER),
+            latencies,
             obs,
             dirty: Vec::new(),
             outbox: Vec::new(),
@@ -493,8 +497,9 @@ impl<'s, O: Observer> Simulation<'s, O> {
                     }
                 }
                 Output::Announce { event, numwant } => {
-                    let peers = self.tracker.announce(
+                    let peers = self.tracker.announce_from(
                         PeerId(u64::from(p)),
+                        self.peers[p as usize].member.region,
                         event,
                         numwant as usize,
                         &mut self.tracker_dice,

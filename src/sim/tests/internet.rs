@@ -90,3 +90,32 @@ fn a_nat_peer_reaches_connectable_peers_and_is_reached_by_none() {
             .any(|&(a, b)| !behind(a) && !behind(b) && a != 0 && b != 0)
     );
 }
+
+/// A seed in one region and a leecher in another: the link between them gets the
+/// `[network]` latency on top of both ends' own, and every byte crosses regions.
+#[test]
+fn the_latency_between_regions_lengthens_every_exchange() {
+    let mut s = flash_crowd(1, 1, BlockSize::Bytes(Bytes(16 << 10)));
+    s.groups[1].join = Join::At(SimDuration::ZERO);
+    let near = simulate(&s, 1);
+    s.groups[0].region = "eu".into();
+    s.groups[1].region = "us".into();
+    s.network
+        .latency
+        .insert(("eu".into(), "us".into()), SimDuration::from_millis(500));
+    let far = simulate(&s, 1);
+    let time = |r: &crate::metrics::RunResult| r.summary.mean_download_s.expect("completed");
+    // At least the handshake's round trip and interested → unchoke → request → block:
+    // six crossings of 0.5 s more each.
+    assert!(
+        time(&far) - time(&near) >= 3.0,
+        "near {} s, far {} s",
+        time(&near),
+        time(&far)
+    );
+    assert_eq!(near.summary.inter_region_bytes, 0);
+    assert!(near.regions.is_empty());
+    assert_eq!(far.summary.inter_region_bytes, 1 << 20);
+    let eu_us = far.regions.iter().find(|r| r.from == "eu" && r.to == "us");
+    assert_eq!(eu_us.map(|r| r.bytes), Some(1 << 20));
+}
