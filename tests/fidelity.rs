@@ -13,8 +13,12 @@
 //! Both modes run the same seeds, so they draw the same peers (capacities, join times):
 //! what differs is only the granularity of events. Run with `--release`.
 
+#[path = "common/replicates.rs"]
+mod replicates;
+
 use rayon::prelude::*;
-use swarmlab::compare::{Plan, run_all, stats};
+use replicates::{paired, per_run_means};
+use swarmlab::compare::{Plan, run_all};
 use swarmlab::core::StrategyName;
 use swarmlab::core::strategy::builtin;
 use swarmlab::run::simulate;
@@ -186,33 +190,9 @@ fn strategic_difference(s: &Scenario, chokers: [StrategyName; 2], replicates: u3
     let plan = Plan::new(s, &chokers, &[], None, replicates).expect("plan");
     let dir = tempfile::tempdir().expect("temp dir");
     run_all(&plan, dir.path(), 2, false, || {}).expect("runs");
-    let per_run = |label: &str| -> Vec<f64> {
-        (0..replicates)
-            .map(|k| {
-                let path = dir
-                    .path()
-                    .join("runs")
-                    .join(label)
-                    .join(format!("r{k:02}/peers.csv"));
-                let mut r = csv::Reader::from_path(&path).expect("peers.csv");
-                let head = r.headers().expect("header").clone();
-                let at = |name: &str| head.iter().position(|h| h == name).expect(name);
-                let (gi, di) = (at("group"), at("download_s"));
-                let times: Vec<f64> = r
-                    .records()
-                    .map(|rec| rec.expect("row"))
-                    .filter(|rec| &rec[gi] == "strategic" && !rec[di].is_empty())
-                    .map(|rec| rec[di].parse().expect("number"))
-                    .collect();
-                stats::mean(&times).expect("completions")
-            })
-            .collect()
-    };
-    let (first, second) = (per_run(chokers[0].as_str()), per_run(chokers[1].as_str()));
-    let diffs: Vec<f64> = second.iter().zip(&first).map(|(b, a)| b - a).collect();
-    let mean = stats::mean(&diffs).expect("replicates");
-    let half = stats::ci95_half_width(&diffs).expect("n ≥ 2");
-    (mean, half)
+    let runs =
+        |name: &StrategyName| per_run_means(dir.path(), name.as_str(), "strategic", replicates);
+    paired(&runs(&chokers[0]), &runs(&chokers[1]))
 }
 
 #[test]

@@ -11,8 +11,11 @@ use swarmlab::core::StrategyName;
 use swarmlab::core::strategy::builtin;
 use swarmlab::scenario::{Scenario, SweepPoint};
 
+#[path = "common/replicates.rs"]
+mod replicates;
 #[path = "common/sign_test.rs"]
 mod sign_test;
+use replicates::{paired, per_run_means};
 use sign_test::sign_test_threshold;
 
 fn scenario(text: &str) -> Scenario {
@@ -49,50 +52,11 @@ fn mean_dl(c: &Comparison, strategy: &str, group: &str) -> f64 {
         .expect("someone completed")
 }
 
-/// Per-replicate mean download time of `group` in each run of strategy `label`, read
-/// back from the run folders (so paired differences can be taken).
-fn per_run_means(dir: &std::path::Path, label: &str, group: &str, replicates: u32) -> Vec<f64> {
-    (0..replicates)
-        .map(|k| {
-            let path = dir
-                .join("runs")
-                .join(label)
-                .join(format!("r{k:02}/peers.csv"));
-            let mut r = csv::Reader::from_path(&path).expect("peers.csv");
-            let head = r.headers().expect("header").clone();
-            let gi = head
-                .iter()
-                .position(|h| h == "group")
-                .expect("group column");
-            let di = head
-                .iter()
-                .position(|h| h == "download_s")
-                .expect("download_s");
-            let times: Vec<f64> = r
-                .records()
-                .map(|rec| rec.expect("row"))
-                .filter(|rec| &rec[gi] == group && !rec[di].is_empty())
-                .map(|rec| rec[di].parse().expect("number"))
-                .collect();
-            stats::mean(&times).expect("completions")
-        })
-        .collect()
-}
-
 #[test]
 fn the_sign_test_thresholds_are_the_binomial_ones() {
     assert_eq!(sign_test_threshold(8), 7);
     assert_eq!(sign_test_threshold(16), 12);
     assert_eq!(sign_test_threshold(24), 17);
-}
-
-/// `b − a` per replicate: mean and 95 % CI half-width.
-fn paired(a: &[f64], b: &[f64]) -> (f64, f64) {
-    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| y - x).collect();
-    (
-        stats::mean(&d).expect("replicates"),
-        stats::ci95_half_width(&d).expect("two or more replicates"),
-    )
 }
 
 const SLOW_SWARM: &str = r#"
