@@ -34,8 +34,12 @@ pub(super) struct Conn {
     pub(super) interesting: u32,
     /// Pieces it announced (HAVE) since we connected: its download progress.
     pub(super) announced: u32,
-    /// Our outstanding requests to it.
+    /// Our outstanding requests to it, in the order it serves them.
     pub(super) requested: Vec<BlockRef>,
+    /// Since when the first of `requested` has been on its way: the last delivery, or
+    /// the request itself if the connection was idle (fast mode's estimate of how far
+    /// the sender has got; see `Peer::takeover_block`).
+    pub(super) head_since: SimTime,
     /// Requests we withdrew (cancel, choke) whose blocks may still arrive.
     pub(super) withdrawn: VecDeque<BlockRef>,
     /// Its requests to us, served one block at a time.
@@ -80,6 +84,7 @@ impl Conn {
             interesting: 0,
             announced: 0,
             requested: Vec::new(),
+            head_since: now,
             withdrawn: VecDeque::new(),
             queued: VecDeque::new(),
             sending: None,
@@ -143,7 +148,7 @@ impl Conn {
             return false;
         };
         if let Some(i) = self.requested.iter().position(|r| *r == head) {
-            self.requested.swap_remove(i);
+            self.requested.remove(i);
         } else if let Some(i) = self.withdrawn.iter().position(|r| *r == head) {
             self.withdrawn.remove(i);
         }

@@ -120,7 +120,7 @@ impl Peer {
         let mut rest = None;
         let requested = c.requested.iter().position(is_ours);
         if let Some(i) = requested {
-            let asked = c.requested.swap_remove(i);
+            let asked = c.requested.remove(i);
             rest = (asked.len > block.len).then(|| BlockRef {
                 piece: asked.piece,
                 offset: block.offset + block.len,
@@ -139,6 +139,7 @@ impl Peer {
         let len = u64::from(block.len);
         c.from_them.record(now, len.saturating_sub(early));
         c.last_piece_at = Some(now);
+        c.head_since = now;
         self.downloaded += len;
         // What was asked but did not come goes back to the pool.
         if let Some(rest) = rest {
@@ -363,20 +364,34 @@ impl Peer {
         usize::try_from(by_bytes.max(2).min(pipeline)).unwrap_or(usize::MAX)
     }
 
-    /// Keeps up to [`Self::pipeline_depth`] requests outstanding on `conn`.
+    /// Keeps up to [`Self::pipeline_depth`] requests outstanding on `conn`, and in fast
+    /// mode takes over what other senders hold beyond their budgets while `conn` has
+    /// room in bytes ([`Self::takeover_block`]).
     pub(super) fn request_more(&mut self, now: SimTime, conn: ConnId) {
         let pipeline = self.pipeline_depth(now, conn);
         loop {
             let Some(c) = self.conns.get(conn) else {
                 return;
             };
-            if c.peer_choking || !c.am_interested || c.requested.len() >= pipeline {
+            if c.peer_choking || !c.am_interested {
                 return;
             }
-            let Some(block) = self.next_block(conn) else {
+            // A connection whose requests are all out may still have room in bytes (in
+            // fast mode a fast one does, its budget being several chunks): with 16 KiB
+            // requests it would go on asking, for the grains other senders hold
+            // beyond their budgets.
+            let next = if c.requested.len() < pipeline {
+                self.next_block(now, conn)
+            } else {
+                self.takeover_block(now, conn)
+            };
+            let Some(block) = next else {
                 return;
             };
             if let Some(c) = self.conns.get_mut(conn) {
+                if c.requested.is_empty() {
+                    c.head_since = now;
+                }
                 c.requested.push(block);
             }
             self.send(conn, Message::Request(block));
@@ -384,10 +399,12 @@ impl Peer {
     }
 
     /// The next run of grains to ask `conn` for: missing grains of a started piece first
-    /// (strict priority), else the start of a new piece from the picker, else (endgame)
-    /// grains already requested elsewhere. A run is at most one request's worth
+    /// (strict priority), then in fast mode the part of another sender's run beyond what
+    /// 16 KiB requests would have on order there ([`Self::takeover_block`]), else the
+    /// start of a new piece from the picker, else (endgame) grains already requested
+    /// elsewhere. A run is at most one request's worth
     /// ([`Geometry::grains_per_request`](crate::core::Geometry::grains_per_request)).
-    fn next_block(&mut self, conn: ConnId) -> Option<BlockRef> {
+    fn next_block(&mut self, now: SimTime, conn: ConnId) -> Option<BlockRef> {
         let geometry = self.cfg.geometry;
         let max = geometry.grains_per_request() as usize;
         let c = self.conns.get(conn)?;
@@ -404,6 +421,10 @@ impl Peer {
                 return Some(geometry.grain_run(partial.piece, narrow(first), narrow(count)));
             }
         }
+        if let Some(tail) = self.takeover_block(now, conn) {
+            return Some(tail);
+        }
+        let c = self.conns.get(conn)?;
         let ctx = PickContext {
             remote: &c.remote,
             wanted: &self.wanted,
@@ -433,6 +454,113 @@ impl Peer {
             return None;
         }
         self.endgame_block(conn)
+    }
+
+    /// Fast mode's stand-in for how 16 KiB requests spread a piece: with them a sender
+    /// has only [`Pipeline::wire_blocks`] blocks on order (a few seconds at its rate),
+    /// and the rest of the piece is requested from whichever connection has room first.
+    /// A run asks one sender for up to a chunk, so the part of another connection's
+    /// runs beyond its budget is, in block mode's terms, not on order yet: `conn`, which
+    /// has room, takes over the tail of the longest such excess (a cancel at the other
+    /// sender, the same grains asked of `conn`). Nothing in block mode, where every
+    /// request is one grain.
+    ///
+    /// How far a sender has got is estimated from its rate since its current run
+    /// started ([`Conn::head_since`]) — the grains reported arrived, if more. If the
+    /// cancel reaches it after it passed the cut, it stops at the next grain boundary
+    /// and the overlap is cancelled at `conn` (`cancel_duplicates`).
+    fn takeover_block(&mut self, now: SimTime, conn: ConnId) -> Option<BlockRef> {
+        let geometry = self.cfg.geometry;
+        let max = u64::from(geometry.grains_per_request());
+        if max <= 1 {
+            return None;
+        }
+        let grain = u64::from(geometry.grain_len());
+        // Room: what `conn` has on order, against its own budget; 16 KiB requests
+        // would ask for nothing more while it has none.
+        let room = {
+            let (on_order, budget) = self.order_and_budget(now, conn)?;
+            budget.saturating_sub(on_order)
+        };
+        if room == 0 {
+            return None;
+        }
+        // (connection, grains to take) with the largest excess.
+        let mut best: Option<(ConnId, u64)> = None;
+        for id in self.conns.slot_ids() {
+            let Some(last_len) = self.takeable_run(conn, id) else {
+                continue;
+            };
+            let Some((on_order, budget)) = self.order_and_budget(now, id) else {
+                continue;
+            };
+            let excess = on_order.saturating_sub(budget);
+            // Whole grains of the last run only (the excess lies at the end of the
+            // sender's queue); a run's last grain may be short.
+            let take = (excess / grain).min(last_len.div_ceil(grain)).min(max);
+            if take > 0 && best.is_none_or(|(_, n)| take > n) {
+                best = Some((id, take));
+            }
+        }
+        let (id, take) = best?;
+        let s = self.conns.get_mut(id)?;
+        let n = s.requested.len();
+        let last = &mut s.requested[n - 1];
+        let grains = u64::from(last.len).div_ceil(grain);
+        let kept = u32::try_from((grains - take) * grain).unwrap_or(u32::MAX);
+        let tail = BlockRef {
+            piece: last.piece,
+            offset: last.offset + kept,
+            len: last.len - kept,
+        };
+        last.len = kept;
+        if kept == 0 {
+            s.requested.pop();
+        }
+        s.withdrawn.push_back(tail);
+        if s.withdrawn.len() > MAX_WITHDRAWN {
+            s.withdrawn.pop_front();
+        }
+        self.send(id, Message::Cancel(tail));
+        Some(tail)
+    }
+
+    /// The length of `from`'s last run, if `conn` may take over part of it: another
+    /// connection, unchoked, whose last run is of a piece `conn`'s neighbour has and
+    /// overlaps none of `conn`'s requests (endgame).
+    fn takeable_run(&self, conn: ConnId, from: ConnId) -> Option<u64> {
+        let c = self.conns.get(conn)?;
+        let s = self.conns.get(from).filter(|_| from != conn)?;
+        let last = s.requested.last().filter(|_| !s.peer_choking)?;
+        let mine = c.requested.iter().any(|r| overlaps(r, last));
+        (c.remote.get(last.piece) && !mine).then_some(u64::from(last.len))
+    }
+
+    /// Bytes on order at `conn` not yet arrived, and the bytes 16 KiB requests would
+    /// keep on order there ([`Pipeline::wire_blocks`] at its measured rate). How far
+    /// the first run has got is estimated from the rate since it started
+    /// ([`Conn::head_since`]), or the grains reported arrived, if more.
+    fn order_and_budget(&mut self, now: SimTime, conn: ConnId) -> Option<(u64, u64)> {
+        let policy = self.cfg.policy.pipeline;
+        let c = self.conns.get_mut(conn)?;
+        let rate = c.from_them.rate(now);
+        let budget = u64::from(policy.wire_blocks(rate)) * u64::from(WIRE_BLOCK_LEN);
+        let on_order: u64 = c.requested.iter().map(|r| u64::from(r.len)).sum();
+        let Some(head) = c.requested.first() else {
+            return Some((0, budget));
+        };
+        let elapsed = now.0.saturating_sub(c.head_since.0);
+        let by_rate = u128::from(rate) * u128::from(elapsed) / 1_000_000;
+        let reported = c
+            .received_early
+            .iter()
+            .find(|(b, _)| b.piece == head.piece && b.offset == head.offset)
+            .map_or(0, |&(_, bytes)| bytes);
+        let arrived = u64::try_from(by_rate)
+            .unwrap_or(u64::MAX)
+            .max(reported)
+            .min(u64::from(head.len));
+        Some((on_order - arrived, budget))
     }
 
     /// Endgame: grains already on order elsewhere (by fewer than

@@ -607,6 +607,81 @@ fn endgame_requests_the_last_blocks_twice_and_cancels_the_loser() {
     }));
 }
 
+/// A leecher with a `pipeline` of 12 wire blocks (192 KiB) on 256 KiB chunks asked for
+/// in runs of `block_kib`, unchoked by neighbour `a` and then by `b`: the requests and
+/// cancels it sent each.
+fn requests_from_two_senders(block_kib: u64) -> (Vec<Message>, Vec<Message>) {
+    let geometry = Geometry::new(
+        Bytes(64 * (256 << 10)),
+        Bytes(256 << 10),
+        Bytes(block_kib << 10),
+    );
+    let mut cfg = config(0, Role::Leecher, 64, 16);
+    cfg.geometry = geometry;
+    cfg.policy.pipeline = Pipeline::Fixed(12);
+    let mut me = build(cfg, Bitfield::new(64), Dice::new(1, 0));
+    let mut conns = Vec::new();
+    let mut outs = Vec::new();
+    for id in [1, 2] {
+        let c = me
+            .handle_connected(SimTime::ZERO, outbound(PeerId(id)))
+            .unwrap();
+        me.handle_message(SimTime::ZERO, c, Message::Bitfield(Bitfield::full(64)));
+        me.handle_message(SimTime::ZERO, c, Message::Unchoke);
+        conns.push(c);
+        outs.extend(std::iter::from_fn(|| me.poll_output()));
+    }
+    let to = |conn: ConnId| -> Vec<Message> {
+        outs.iter()
+            .filter_map(|o| match o {
+                Output::Send { conn: c, msg } if *c == conn => Some(msg.clone()),
+                _ => None,
+            })
+            .filter(|m| matches!(m, Message::Request(_) | Message::Cancel(_)))
+            .collect()
+    };
+    (to(conns[0]), to(conns[1]))
+}
+
+#[test]
+fn in_fast_mode_a_sender_with_room_takes_over_the_tail_beyond_anothers_budget() {
+    let (to_a, to_b) = requests_from_two_senders(256);
+    let piece = match to_a.first() {
+        Some(Message::Request(r)) => r.piece,
+        other => panic!("expected a request to a, got {other:?}"),
+    };
+    let run = |offset: u32, kib: u32| BlockRef {
+        piece,
+        offset: offset << 10,
+        len: kib << 10,
+    };
+    // a was asked for the whole chunk (two runs of half), 64 KiB beyond its 192 KiB.
+    assert_eq!(
+        to_a,
+        vec![
+            Message::Request(run(0, 128)),
+            Message::Request(run(128, 128)),
+            Message::Cancel(run(192, 64)),
+        ]
+    );
+    assert_eq!(
+        to_b.first(),
+        Some(&Message::Request(run(192, 64))),
+        "b takes the tail"
+    );
+}
+
+#[test]
+fn with_16_kib_blocks_nothing_is_taken_over() {
+    let (to_a, to_b) = requests_from_two_senders(16);
+    assert!(
+        to_a.iter().all(|m| matches!(m, Message::Request(_))),
+        "{to_a:?}"
+    );
+    assert_eq!(to_a.len(), 12);
+    assert!(!to_b.is_empty());
+}
+
 /// A leecher holding exactly `pieces` of 5 (2 blocks each), running `choker` with
 /// `slots` regular and optimistic slots each.
 fn holder(id: u64, pieces: &[u32], choker: StrategyName, slots: u32) -> Peer {
