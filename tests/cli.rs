@@ -253,12 +253,58 @@ fn run_set_changes_the_scenario_records_it_and_rejects_bad_settings() {
 fn every_shipped_scenario_checks() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut args = vec!["check".to_string()];
+    // Scenario files; scenarios/traces holds the arrival traces they read.
     for e in std::fs::read_dir(dir).unwrap() {
-        args.push(e.unwrap().path().to_string_lossy().into_owned());
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "toml") {
+            args.push(path.to_string_lossy().into_owned());
+        }
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = swarmlab(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn trace_replay_joins_each_leecher_at_a_time_of_its_trace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("trace");
+    let o = swarmlab(&[
+        "run",
+        &scenario("trace-replay.toml"),
+        "--out",
+        out.to_str().unwrap(),
+        "--no-plots",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let column = |text: &str, name: &str| -> Vec<String> {
+        let mut lines = text.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let i = head.iter().position(|h| *h == name).unwrap();
+        lines
+            .map(|l| l.split(',').nth(i).unwrap().to_string())
+            .collect()
+    };
+    let trace = std::fs::read_to_string(scenario("traces/decaying-crowd.csv")).unwrap();
+    let mut want: Vec<f64> = column(&trace, "join_s")
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect();
+    let peers = std::fs::read_to_string(out.join("peers.csv")).unwrap();
+    let groups = column(&peers, "group");
+    let mut got: Vec<f64> = column(&peers, "join_s")
+        .iter()
+        .zip(&groups)
+        .filter(|(_, g)| *g == "leechers")
+        .map(|(t, _)| t.parse().unwrap())
+        .collect();
+    want.sort_by(f64::total_cmp);
+    got.sort_by(f64::total_cmp);
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-6, "joined at {g} s, trace says {w} s");
+    }
+    assert_eq!(num(&summary(&out), "completed"), want.len() as f64);
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod parse;
 pub mod population;
 mod read;
 mod sweep;
+pub mod trace;
 mod values;
 mod write;
 
@@ -237,6 +238,8 @@ pub enum Join {
     Uniform(SimDuration, SimDuration),
     /// A Poisson process from time zero: `count` arrivals at this rate.
     Poisson(ArrivalRate),
+    /// The times of an arrival trace, one peer per row (`count` is its length).
+    Trace(trace::ArrivalTrace),
 }
 
 /// How long a peer stays once it completes (or, for `abort`, before it gives up).

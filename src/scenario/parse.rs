@@ -418,9 +418,28 @@ fn group(
     let allowed: Vec<&str> = GROUP_KEYS.iter().chain(POLICY_KEYS).copied().collect();
     t.check_keys(&allowed)?;
 
-    let count = t
-        .require("count", "the number of peers, e.g. count = 200")?
-        .u32(1)?;
+    // A trace brings its own count: one peer per row.
+    let join = match t.get("join") {
+        Some(f) => values::join(&f)?,
+        None => super::Join::At(SimDuration::ZERO),
+    };
+    let count = match (&join, t.get("count")) {
+        (super::Join::Trace(trace), None) => trace.count(),
+        (super::Join::Trace(trace), Some(f)) => {
+            let count = f.u32(1)?;
+            if count != trace.count() {
+                return Err(f.error(format!(
+                    "count = {count} but the trace {} has {} arrivals (expected the two to agree, or no count)",
+                    trace.path.display(),
+                    trace.count()
+                )));
+            }
+            count
+        }
+        (_, _) => t
+            .require("count", "the number of peers, e.g. count = 200")?
+            .u32(1)?,
+    };
     let role = match t.get("role") {
         None => Role::Leecher,
         Some(f) => {
@@ -444,10 +463,6 @@ fn group(
     let latency = match t.get("latency") {
         Some(f) => values::latency_dist(&f)?,
         None => super::Dist::Fixed(SimDuration::ZERO),
-    };
-    let join = match t.get("join") {
-        Some(f) => values::join(&f)?,
-        None => super::Join::At(SimDuration::ZERO),
     };
     let linger = match t.get("linger") {
         Some(f) => values::stay(&f, true)?,

@@ -133,7 +133,7 @@ pub fn draw_population(scenario: &Scenario, seed: u64) -> Vec<Member> {
     for (gi, g) in scenario.groups.iter().enumerate() {
         let region = scenario.region_of_group(gi);
         let mut clock = SimTime::ZERO;
-        for _ in 0..g.count {
+        for i in 0..g.count as usize {
             let upload = draw(&g.upload, &mut dice, |r| r.0, Rate);
             let download = draw(&g.download, &mut dice, |r| r.0, Rate);
             let latency = draw(&g.latency, &mut dice, |d| d.0, SimDuration);
@@ -143,6 +143,9 @@ pub fn draw_population(scenario: &Scenario, seed: u64) -> Vec<Member> {
                 Join::Poisson(rate) => {
                     clock += dice.exponential(rate.mean_gap());
                     clock
+                }
+                Join::Trace(trace) => {
+                    SimTime::ZERO + trace.times.get(i).copied().unwrap_or_default()
                 }
             };
             let linger = stay(&g.linger, &mut dice);

@@ -164,6 +164,14 @@ impl<'a> Field<'a> {
         self.src.error(self.line, self.path.clone(), message)
     }
 
+    /// The folder of the file the field comes from (where its relative paths start):
+    /// empty, the working directory, for text that is not a file's.
+    pub(super) fn origin_dir(&self) -> &std::path::Path {
+        std::path::Path::new(self.src.origin)
+            .parent()
+            .unwrap_or(std::path::Path::new(""))
+    }
+
     /// "what was found", for type errors: `5 is an integer`, `a table`…
     fn found(&self) -> String {
         match self.node {

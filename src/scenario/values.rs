@@ -8,6 +8,7 @@
 
 use super::error::ScenarioError;
 use super::read::Field;
+use super::trace::ArrivalTrace;
 use super::{Dist, Join, Stay};
 use crate::core::Corruption;
 use crate::units::{ArrivalRate, Bytes, Rate, SimDuration};
@@ -148,7 +149,8 @@ fn quoted(f: &Field) -> String {
     format!("\"{}\"", f.as_str().unwrap_or_default())
 }
 
-/// `"0 s"`, `{ uniform = ["0 s", "10 s"] }` or `{ poisson = "0.5/s" }`.
+/// `"0 s"`, `{ uniform = ["0 s", "10 s"] }`, `{ poisson = "0.5/s" }` or
+/// `{ trace = "arrivals.csv" }` (relative to the scenario file).
 pub(crate) fn join(f: &Field) -> Result<Join, ScenarioError> {
     let duration = |f: &Field| f.quantity::<SimDuration>("a duration, e.g. \"10 s\"");
     if f.as_str().is_some() {
@@ -156,11 +158,20 @@ pub(crate) fn join(f: &Field) -> Result<Join, ScenarioError> {
     }
     if !f.is_table() {
         return Err(f.wrong_type(
-            "a time like \"0 s\", or { uniform = [\"0 s\", \"10 s\"] }, or { poisson = \"0.5/s\" }",
+            "a time like \"0 s\", or { uniform = [\"0 s\", \"10 s\"] }, or { poisson = \"0.5/s\" }, or { trace = \"arrivals.csv\" }",
         ));
     }
     let t = f.table()?;
-    t.check_keys(&["uniform", "poisson"])?;
+    t.check_keys(&["uniform", "poisson", "trace"])?;
+    if let Some(trace) = t.get("trace") {
+        if t.keys().len() > 1 {
+            return Err(trace.error(
+                "a trace with another arrival process (expected { trace = \"arrivals.csv\" } alone)",
+            ));
+        }
+        let path = trace.str("a CSV file with a join_s column, e.g. \"arrivals.csv\"")?;
+        return ArrivalTrace::read(trace.origin_dir(), path).map(Join::Trace);
+    }
     match (t.get("uniform"), t.get("poisson")) {
         (Some(u), None) => {
             let (a, b) = pair(&u, &duration)?;

@@ -79,7 +79,11 @@ pub(super) fn to_toml(s: &Scenario) -> String {
 
 fn write_group(out: &mut String, g: &Group, defaults: &Policy) {
     let _ = writeln!(out, "name = {}", quote(&g.name));
-    let _ = writeln!(out, "count = {}", g.count);
+    // A trace's length is its count: left out, so that an override of the trace
+    // brings its own.
+    if !matches!(g.join, Join::Trace(_)) {
+        let _ = writeln!(out, "count = {}", g.count);
+    }
     let _ = writeln!(out, "role = {}", quote(g.role.name()));
     let _ = writeln!(out, "upload = {}", dist(&g.upload));
     let _ = writeln!(out, "download = {}", dist(&g.download));
@@ -88,6 +92,7 @@ fn write_group(out: &mut String, g: &Group, defaults: &Policy) {
         Join::At(d) => shown(d),
         Join::Uniform(a, b) => format!("{{ uniform = [{}, {}] }}", shown(a), shown(b)),
         Join::Poisson(rate) => format!("{{ poisson = {} }}", quote(&arrival_rate(*rate))),
+        Join::Trace(trace) => format!("{{ trace = {} }}", quote(&trace.path.to_string_lossy())),
     };
     let _ = writeln!(out, "join = {join}");
     let _ = writeln!(out, "linger = {}", stay(&g.linger));

@@ -167,3 +167,79 @@ fn regions_bias_and_latencies_are_sweepable() {
         .starts_with("bad.toml:21: sweep.group.leechers.region: with this value, network.latency.eu-us: no group is in region \"us\"")
     );
 }
+
+// ------------------------------------------------------------------ arrival traces
+
+/// A scenario file in a temporary folder whose leechers join from `trace` (written as
+/// `arrivals.csv` beside it), with `count` if given: the folder and the file's path.
+fn traced(trace: &str, count: Option<u32>) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("arrivals.csv"), trace).expect("write trace");
+    let count = count.map_or(String::new(), |n| format!("count = {n}\n"));
+    let text = BASE.replace("count = 200\n", &count) + "join = { trace = \"arrivals.csv\" }\n";
+    let path = dir.path().join("traced.toml");
+    std::fs::write(&path, text).expect("write scenario");
+    (dir, path)
+}
+
+#[test]
+fn a_trace_gives_the_group_its_count_and_each_peer_its_join_time() {
+    let (_dir, path) = traced("join_s\n5\n0.5\n30\n", None);
+    let s = Scenario::from_file(&path).expect("parses");
+    assert_eq!(s.groups[1].count, 3);
+    let joins: Vec<u64> = crate::scenario::population::draw_population(&s, 7)[1..]
+        .iter()
+        .map(|m| m.join.0)
+        .collect();
+    assert_eq!(joins, vec![5_000_000, 500_000, 30_000_000]);
+    // Written back with the trace's absolute path and no count, it reads the same.
+    let text = s.to_toml();
+    assert!(text.contains("trace = "), "{text}");
+    assert_eq!(parse(&text), s);
+    let (_dir, path) = traced("join_s\n5\n0.5\n30\n", Some(3));
+    assert_eq!(
+        Scenario::from_file(&path).expect("parses").groups[1].count,
+        3
+    );
+}
+
+#[test]
+fn a_count_that_disagrees_with_the_trace_is_an_error_naming_both() {
+    let (_dir, path) = traced("join_s\n5\n0.5\n", Some(3));
+    let e = Scenario::from_file(&path).unwrap_err().to_string();
+    assert!(e.contains("traced.toml:"), "{e}");
+    assert!(e.contains("group.leechers.count"), "{e}");
+    assert!(e.contains("has 2 arrivals"), "{e}");
+}
+
+#[test]
+fn a_bad_trace_row_names_the_trace_file_and_its_line() {
+    let (_dir, path) = traced("peer,join_s\na,1\nb,later\n", None);
+    let e = Scenario::from_file(&path).unwrap_err().to_string();
+    assert!(e.contains("arrivals.csv:3: join_s:"), "{e}");
+    let (_dir, path) = traced("join_s\n1\n", None);
+    let missing = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("arrivals.csv", "missing.csv");
+    std::fs::write(&path, missing).unwrap();
+    let e = Scenario::from_file(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("missing.csv") && e.contains("cannot read"),
+        "{e}"
+    );
+    let e = error(&(BASE.to_string() + "join = { trace = \"a.csv\", poisson = \"1/s\" }\n"));
+    assert!(e.contains("group.leechers.join.trace"), "{e}");
+}
+
+#[test]
+fn a_trace_is_sweepable() {
+    let (dir, path) = traced("join_s\n5\n0.5\n30\n", None);
+    std::fs::write(dir.path().join("other.csv"), "join_s\n1\n2\n").unwrap();
+    let s = Scenario::from_file(&path).expect("parses");
+    let other = dir.path().join("other.csv").display().to_string();
+    let value = format!("{{ trace = \"{other}\" }}");
+    let swept = s
+        .with_overrides(&SweepPoint::new([("group.leechers.join", value.as_str())]))
+        .expect("override");
+    assert_eq!(swept.groups[1].count, 2);
+}
