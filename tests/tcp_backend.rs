@@ -156,6 +156,113 @@ fn tcp_agrees_with_the_simulation_and_delivers_the_payload() {
     }
 }
 
+/// The fidelity issue's swarm where download binds: a fast group, and a thin group
+/// whose download (1.5 Mbit/s) is barely above its upload (1 Mbit/s).
+const HETEROGENEOUS: &str = r#"
+name = "tcp-heterogeneous"
+description = "A fast group and a thin group whose download barely exceeds its upload."
+
+[file]
+size = "8 MiB"
+chunk_size = "256 KiB"
+block_size = "16 KiB"
+
+[tracker]
+peers_per_announce = 50
+min_neighbours = 20
+max_neighbours = 40
+
+[[group]]
+name = "seeds"
+count = 1
+role = "seed"
+upload = "8 Mbit/s"
+download = "8 Mbit/s"
+latency = "10 ms"
+linger = "forever"
+
+[[group]]
+name = "fast"
+count = 10
+upload = "4 Mbit/s"
+download = "16 Mbit/s"
+latency = "20 ms"
+join = { uniform = ["0 s", "5 s"] }
+linger = "0 s"
+
+[[group]]
+name = "thin"
+count = 10
+upload = "1 Mbit/s"
+download = "1.5 Mbit/s"
+latency = "20 ms"
+join = { uniform = ["0 s", "5 s"] }
+linger = "0 s"
+"#;
+
+/// The mean download time of `group`'s peers that completed.
+fn group_mean(result: &swarmlab::metrics::RunResult, group: &str) -> f64 {
+    let times: Vec<f64> = result
+        .peers
+        .iter()
+        .filter(|p| p.group == group)
+        .filter_map(|p| p.download_time())
+        .map(|d| d.as_secs_f64())
+        .collect();
+    times.iter().sum::<f64>() / times.len().max(1) as f64
+}
+
+#[test]
+#[ignore = "fails: over tcp the fast group downloads 12-21 % sooner than simulated \
+            (30.6-34.3 s against 38.9 s in three runs; docs/findings.md, entry 59)"]
+fn tcp_agrees_with_the_simulation_where_download_binds() {
+    // The fidelity issue: makespan, mean download and each group's mean within 10 %.
+    let scenario = resolved(
+        &Scenario::from_str_named(HETEROGENEOUS, "heterogeneous.toml").unwrap(),
+        1,
+    );
+    let (_, sim) = simulate(&scenario, 1, |_| {}).expect("simulation");
+    let options = SwarmOptions {
+        time_scale: AGREEMENT_SCALE,
+        keep_data: None,
+        progress: false,
+    };
+    let tcp = run_scenario(&scenario, 1, &options).expect("tcp run");
+    assert_eq!(tcp.ending, Ending::AllComplete);
+    let (s, t) = (&sim.summary, &tcp.result.summary);
+    let span = |r: &swarmlab::metrics::Summary| r.makespan.unwrap().as_secs_f64();
+    let measures = [
+        ("makespan", span(s), span(t)),
+        (
+            "mean download",
+            s.mean_download_s.unwrap(),
+            t.mean_download_s.unwrap(),
+        ),
+        (
+            "fast group",
+            group_mean(&sim, "fast"),
+            group_mean(&tcp.result, "fast"),
+        ),
+        (
+            "thin group",
+            group_mean(&sim, "thin"),
+            group_mean(&tcp.result, "thin"),
+        ),
+    ];
+    for (what, sim_s, tcp_s) in measures {
+        eprintln!(
+            "{what}: sim {sim_s:.1} s, tcp {tcp_s:.1} s ({:+.1} %)",
+            100.0 * (tcp_s - sim_s) / sim_s
+        );
+    }
+    for (what, sim_s, tcp_s) in measures {
+        assert!(
+            relative(tcp_s, sim_s) < 0.10,
+            "{what}: tcp {tcp_s:.1} s vs sim {sim_s:.1} s"
+        );
+    }
+}
+
 #[test]
 fn run_backend_tcp_writes_the_run_folder() {
     let dir = tempfile::tempdir().unwrap();
