@@ -264,6 +264,37 @@ fn tcp_agrees_with_the_simulation_where_download_binds() {
 }
 
 #[test]
+fn a_super_seed_serves_a_swarm_over_tcp_by_have_alone() {
+    // BEP 16 over real sockets: the seed sends no bitfield, only HAVEs, one piece per
+    // leecher at a time (the core's unit tests check the messages); every leecher
+    // still gets the payload, byte for byte. The leechers stay: in a swarm this small
+    // whose leechers leave at once, the last one can wait out several 30 s offer
+    // timeouts (findings, entry 60), which the tcp backend's 60 s stall rule cuts short.
+    let text = TINY
+        .replace(
+            "latency = \"5 ms\"",
+            "latency = \"5 ms\"\nseed_choker = \"super-seed\"",
+        )
+        .replace("linger = \"0 s\"", "linger = \"forever\"");
+    let scenario = resolved(&Scenario::from_str_named(&text, "tiny.toml").unwrap(), 1);
+    assert_eq!(scenario.groups[0].policy.seed_choker.as_str(), "super-seed");
+    let data = tempfile::tempdir().unwrap();
+    let options = SwarmOptions {
+        time_scale: 2.0,
+        keep_data: Some(data.path().to_path_buf()),
+        progress: false,
+    };
+    let tcp = run_scenario(&scenario, 1, &options).expect("tcp run");
+    assert_eq!(tcp.ending, Ending::AllComplete);
+    assert_eq!(tcp.result.summary.completed, 4);
+    let payload = fs::read(data.path().join("payload.bin")).unwrap();
+    for i in 1..=4 {
+        let got = fs::read(data.path().join(format!("peer-{i}/payload.bin"))).unwrap();
+        assert!(got == payload, "peer {i}'s file differs from the payload");
+    }
+}
+
+#[test]
 fn run_backend_tcp_writes_the_run_folder() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

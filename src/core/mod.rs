@@ -69,6 +69,7 @@ pub mod random;
 pub mod rate;
 pub mod smart_ban;
 pub mod strategy;
+pub mod super_seed;
 pub mod tracker;
 
 pub use bitfield::Bitfield;

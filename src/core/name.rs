@@ -70,4 +70,7 @@ pub mod builtin {
     pub const FASTEST_UPLOAD: StrategyName = StrategyName::from_static("fastest-upload");
     /// Rotate through the interested peers (seed choker).
     pub const ROUND_ROBIN: StrategyName = StrategyName::from_static("round-robin");
+    /// BEP 16 super-seeding: offer each peer one piece at a time, slots as
+    /// fastest-upload (seed choker; see `core::super_seed`).
+    pub const SUPER_SEED: StrategyName = StrategyName::from_static("super-seed");
 }

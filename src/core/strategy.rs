@@ -214,6 +214,13 @@ impl Strategies {
                 "rotate through the interested peers",
                 from_policy(RoundRobin::new),
             ),
+            // The slots are fastest-upload's; what makes it super-seeding is what the
+            // peer advertises (`core::super_seed`), which keys on this name.
+            entry(
+                builtin::SUPER_SEED,
+                "BEP 16: hide the bitfield, offer each peer one piece at a time",
+                from_policy(FastestUpload::new),
+            ),
         ];
         let rarest_first: PickerFactory = Arc::new(|s: &PickerSetup<'_>| {
             Box::new(RarestFirst::new(s.pieces, s.policy.random_first)) as Box<dyn PiecePicker>
@@ -431,7 +438,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "\"fastest\" is not one of fastest-upload, round-robin"
+            "\"fastest\" is not one of fastest-upload, round-robin, super-seed"
         );
     }
 }

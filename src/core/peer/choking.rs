@@ -130,6 +130,7 @@ impl Peer {
 
     /// Asks the choker in charge whom to unchoke, and chokes everyone else.
     pub(super) fn rechoke(&mut self, now: SimTime) {
+        self.super_seed_rechoked();
         let piece_len = u64::from(self.cfg.geometry.piece_len());
         let mut candidates = Vec::with_capacity(self.conns.open() as usize);
         for (id, c) in self.conns.iter_mut() {
@@ -268,6 +269,7 @@ impl Peer {
         if c.sending.is_some_and(ends) {
             c.sending = None;
         }
+        self.super_seed_sent(conn, &block);
         self.serve_next(conn);
     }
 }

@@ -61,6 +61,7 @@ impl Peer {
         };
         let freed = c.peer_interested && !c.am_choking;
         c.peer_interested = false;
+        self.super_seed_not_interested(conn);
         if freed {
             self.fill_upload_slots(now);
         }
@@ -109,6 +110,7 @@ impl Peer {
         if remote_complete && self.is_complete() {
             return self.close(now, conn, CloseReason::BothComplete);
         }
+        self.super_seed_saw(conn, piece);
         if lacking {
             self.update_interest(conn);
             self.request_more(now, conn);
@@ -143,6 +145,12 @@ impl Peer {
         c.interesting = interesting;
         if complete && self.is_complete() {
             return self.close(now, conn, CloseReason::BothComplete);
+        }
+        let offered = self.super_seed.as_ref().and_then(|s| s.offered(conn));
+        if let Some(piece) =
+            offered.filter(|&p| self.conns.get(conn).is_some_and(|c| c.remote.get(p)))
+        {
+            self.super_seed_saw(conn, piece);
         }
         self.update_interest(conn);
         self.request_more(now, conn);

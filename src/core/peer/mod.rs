@@ -19,6 +19,7 @@ mod conn;
 mod messages;
 mod neighbours;
 mod requests;
+mod super_seeding;
 mod timers;
 
 pub use conn::Direction;
@@ -34,6 +35,7 @@ use super::picker::PiecePicker;
 use super::random::Dice;
 use super::smart_ban::SmartBan;
 use super::strategy::{Strategies, UnknownStrategy};
+use super::super_seed::SuperSeed;
 use super::tracker::AnnounceEvent;
 use crate::units::{SimDuration, SimTime};
 use conn::ConnTable;
@@ -178,6 +180,8 @@ pub struct Peer {
     partials: Vec<Partial>,
     /// Failed pieces' grains, namings and bans.
     smart_ban: SmartBan,
+    /// Offers, if this is an initial seed that super-seeds (BEP 16).
+    super_seed: Option<SuperSeed>,
     out: VecDeque<Output>,
     timers: Timers,
     /// The announce interval in force: the configured one until a tracker names its own.
@@ -201,6 +205,11 @@ impl Peer {
         let pieces = cfg.geometry.pieces();
         let built = strategies.build(&cfg.policy, pieces, cfg.upload_capacity)?;
         let mut picker = built.picker;
+        // Super-seeding is for a peer that starts with the file: one that completes
+        // has announced its pieces already, and seeds as fastest-upload would.
+        let super_seed = (cfg.policy.seed_choker == crate::core::name::builtin::SUPER_SEED
+            && have.is_full())
+        .then(SuperSeed::default);
         let mut wanted = Bitfield::full(pieces);
         for p in have.ones() {
             wanted.clear(p);
@@ -220,6 +229,7 @@ impl Peer {
             known: VecDeque::new(),
             partials: Vec::new(),
             smart_ban: SmartBan::default(),
+            super_seed,
             out: VecDeque::new(),
             timers: Timers::default(),
             last_announce: SimTime::ZERO,

@@ -195,7 +195,10 @@ impl Peer {
             now,
         );
         let id = self.conns.insert(conn);
-        if self.have.count() > 0 {
+        if self.super_seed.is_some() {
+            // BEP 16: no bitfield; one piece at a time, announced by HAVE.
+            self.offer_piece(id);
+        } else if self.have.count() > 0 {
             self.send(id, super::Message::Bitfield(self.have.clone()));
         }
         Some(id)
@@ -236,6 +239,9 @@ impl Peer {
         let Some(c) = self.conns.remove(id) else {
             return;
         };
+        if let Some(seed) = self.super_seed.as_mut() {
+            seed.forget(id);
+        }
         self.picker.neighbour_removed(&c.remote);
         let was_serving = !c.am_choking && c.peer_interested;
         for b in &c.requested {

@@ -857,3 +857,44 @@ fn a_peer_that_is_not_connectable_refuses_inbound_connections_but_dials_out() {
             .is_some()
     );
 }
+
+#[test]
+fn a_super_seed_sends_no_bitfield_and_offers_one_piece_at_a_time() {
+    let mut cfg = config(0, Role::Seed, 4, 2);
+    cfg.policy.seed_choker = builtin::SUPER_SEED;
+    let mut seed = build(cfg, Bitfield::full(4), Dice::new(1, 0));
+    let a = seed
+        .handle_connected(SimTime::ZERO, inbound(PeerId(1)))
+        .unwrap();
+    let b = seed
+        .handle_connected(SimTime::ZERO, inbound(PeerId(2)))
+        .unwrap();
+    let sent: Vec<(ConnId, Message)> = std::iter::from_fn(|| seed.poll_output())
+        .filter_map(|o| match o {
+            Output::Send { conn, msg } => Some((conn, msg)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !sent.iter().any(|(_, m)| matches!(m, Message::Bitfield(_))),
+        "{sent:?}"
+    );
+    // Different pieces to different peers, one each.
+    assert_eq!(
+        sent,
+        vec![(a, Message::Have(0)), (b, Message::Have(1))],
+        "{sent:?}"
+    );
+    // b turns out to hold 1 already (a bitfield): it is offered the next.
+    let mut held = Bitfield::new(4);
+    held.set(1);
+    seed.handle_message(SimTime::ZERO, b, Message::Bitfield(held));
+    let next: Vec<Output> = std::iter::from_fn(|| seed.poll_output()).collect();
+    assert!(
+        next.contains(&Output::Send {
+            conn: b,
+            msg: Message::Have(2)
+        }),
+        "{next:?}"
+    );
+}

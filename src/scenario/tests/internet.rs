@@ -243,3 +243,26 @@ fn a_trace_is_sweepable() {
         .expect("override");
     assert_eq!(swept.groups[1].count, 2);
 }
+
+// ------------------------------------------------------------------ super-seeding
+
+#[test]
+fn super_seed_is_a_seed_choker_written_back_and_sweepable() {
+    let s = parse(&BASE.replace(
+        "role = \"seed\"",
+        "role = \"seed\"\nseed_choker = \"super-seed\"",
+    ));
+    assert_eq!(s.groups[0].policy.seed_choker, builtin::SUPER_SEED);
+    assert_eq!(parse(&s.to_toml()), s);
+    let e = error(&leechers_with("choker = \"super-seed\""));
+    assert!(e.contains("group.leechers.choker"), "{e}");
+    let swept = parse(BASE)
+        .with_overrides(&SweepPoint::new([("policy.seed_choker", "super-seed")]))
+        .expect("override");
+    assert!(
+        swept
+            .groups
+            .iter()
+            .all(|g| g.policy.seed_choker == builtin::SUPER_SEED)
+    );
+}
