@@ -485,3 +485,71 @@ fn leechers_behind_nats_take_no_incoming_connection_over_tcp() {
         assert_eq!(p.downloaded.0, 1 << 20);
     }
 }
+
+/// Two regions 40 ms apart, a seed and six leechers in each, 2 MiB; `bias` for the
+/// tracker, and no peer from the other region with locality (`external = 0`).
+fn two_regions(bias: &str) -> Scenario {
+    let mut text = String::from(
+        r#"
+name = "tcp-regions"
+[file]
+size = "2 MiB"
+chunk_size = "128 KiB"
+block_size = "16 KiB"
+[tracker]
+external = 0
+[network]
+latency = { "eu-us" = "40 ms" }
+"#,
+    );
+    text = text.replace("external = 0", &format!("external = 0\nbias = \"{bias}\""));
+    for region in ["eu", "us"] {
+        text.push_str(&format!(
+            r#"
+[[group]]
+name = "{region}_seed"
+count = 1
+role = "seed"
+region = "{region}"
+upload = "8 Mbit/s"
+download = "8 Mbit/s"
+latency = "5 ms"
+[[group]]
+name = "{region}"
+count = 6
+region = "{region}"
+upload = "4 Mbit/s"
+download = "16 Mbit/s"
+latency = "5 ms"
+join = {{ uniform = ["0 s", "1 s"] }}
+"#
+        ));
+    }
+    resolved(&Scenario::from_str_named(&text, "regions.toml").unwrap(), 1)
+}
+
+#[test]
+fn a_locality_tracker_keeps_a_tcp_swarm_in_its_regions() {
+    // Structural over real sockets: with locality and external = 0 the tracker names
+    // only peers of a peer's own region, so no byte crosses between regions; with a
+    // random tracker every peer hears of everyone, and bytes do cross.
+    let options = SwarmOptions {
+        time_scale: 2.0,
+        keep_data: None,
+        progress: false,
+    };
+    let mut crossed = Vec::new();
+    for bias in ["locality", "random"] {
+        let tcp = run_scenario(&two_regions(bias), 1, &options).expect("tcp run");
+        assert_eq!(tcp.ending, Ending::AllComplete, "{bias}");
+        assert_eq!(tcp.result.summary.completed, 12, "{bias}");
+        assert_eq!(tcp.result.regions.len(), 4, "{bias}: a row per region pair");
+        eprintln!(
+            "{bias}: {} bytes between regions",
+            tcp.result.summary.inter_region_bytes
+        );
+        crossed.push(tcp.result.summary.inter_region_bytes);
+    }
+    assert_eq!(crossed[0], 0, "locality, external = 0");
+    assert!(crossed[1] > 0, "random");
+}
