@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Offer {
     piece: u32,
+    /// Its length in bytes.
+    len: u64,
     /// Bytes of it sent to that neighbour so far.
     sent: u64,
     /// Rechokes since it was offered.
@@ -30,6 +32,13 @@ struct Offer {
 #[derive(Debug, Default)]
 pub struct SuperSeed {
     offers: BTreeMap<ConnId, Offer>,
+}
+
+impl Offer {
+    /// Whether all of it has been sent.
+    fn delivered(&self) -> bool {
+        self.sent >= self.len
+    }
 }
 
 impl SuperSeed {
@@ -54,12 +63,14 @@ impl SuperSeed {
             .min_by_key(|&p| (held[p as usize], offered[p as usize], p))
     }
 
-    /// Records that `piece` is offered on `conn` (replacing any earlier offer).
-    pub fn offer(&mut self, conn: ConnId, piece: u32) {
+    /// Records that `piece`, `len` bytes long, is offered on `conn` (replacing any
+    /// earlier offer).
+    pub fn offer(&mut self, conn: ConnId, piece: u32, len: u64) {
         self.offers.insert(
             conn,
             Offer {
                 piece,
+                len,
                 sent: 0,
                 waited: 0,
             },
@@ -67,28 +78,28 @@ impl SuperSeed {
     }
 
     /// `bytes` of `piece` went to the neighbour on `conn`; whether that completes the
-    /// piece offered there (`piece_len` bytes).
-    pub fn sent(&mut self, conn: ConnId, piece: u32, bytes: u64, piece_len: u64) -> bool {
+    /// piece offered there.
+    pub fn sent(&mut self, conn: ConnId, piece: u32, bytes: u64) -> bool {
         match self.offers.get_mut(&conn) {
             Some(o) if o.piece == piece => {
                 o.sent += bytes;
-                o.sent >= piece_len
+                o.delivered()
             }
             _ => false,
         }
     }
 
     /// Whether the neighbour on `conn` has had all of its offered piece.
-    pub fn delivered(&self, conn: ConnId, piece_len: u64) -> bool {
-        self.offers.get(&conn).is_some_and(|o| o.sent >= piece_len)
+    pub fn delivered(&self, conn: ConnId) -> bool {
+        self.offers.get(&conn).is_some_and(Offer::delivered)
     }
 
     /// The connections, other than `from`, whose offered piece is `piece` and was sent
-    /// in full (`piece_len` bytes): seeing it at `from` means they passed it on.
-    pub fn passed_on(&self, from: ConnId, piece: u32, piece_len: u64) -> Vec<ConnId> {
+    /// in full: seeing it at `from` means they passed it on.
+    pub fn passed_on(&self, from: ConnId, piece: u32) -> Vec<ConnId> {
         self.offers
             .iter()
-            .filter(|&(&c, o)| c != from && o.piece == piece && o.sent >= piece_len)
+            .filter(|&(&c, o)| c != from && o.piece == piece && o.delivered())
             .map(|(&c, _)| c)
             .collect()
     }
@@ -100,11 +111,11 @@ impl SuperSeed {
     /// HAVE), those that will never need it (they left, or hold it) do not either, and a
     /// neighbour that held the piece before we offered it has no reason to tell us.
     /// An offer being sent waits on.
-    pub fn waited_out(&mut self, rounds: u32, piece_len: impl Fn(u32) -> u64) -> Vec<ConnId> {
+    pub fn waited_out(&mut self, rounds: u32) -> Vec<ConnId> {
         let mut out = Vec::new();
         for (&c, o) in &mut self.offers {
             o.waited += 1;
-            let idle = o.sent == 0 || o.sent >= piece_len(o.piece);
+            let idle = o.sent == 0 || o.delivered();
             if idle && o.waited >= rounds {
                 out.push(c);
             }
@@ -127,7 +138,7 @@ mod tests {
         let mut s = SuperSeed::default();
         let none = Bitfield::new(4);
         assert_eq!(s.choose(&none, &[2, 0, 0, 1]), Some(1));
-        s.offer(ConnId(0), 1);
+        s.offer(ConnId(0), 1, 200);
         assert_eq!(
             s.choose(&none, &[2, 0, 0, 1]),
             Some(2),
@@ -142,16 +153,13 @@ mod tests {
     #[test]
     fn a_piece_seen_elsewhere_after_it_was_sent_frees_its_first_holder() {
         let mut s = SuperSeed::default();
-        s.offer(ConnId(0), 3);
-        s.offer(ConnId(1), 3);
-        assert!(!s.sent(ConnId(0), 3, 100, 200));
-        assert!(
-            s.passed_on(ConnId(2), 3, 200).is_empty(),
-            "not sent in full yet"
-        );
-        assert!(s.sent(ConnId(0), 3, 100, 200));
-        assert_eq!(s.passed_on(ConnId(2), 3, 200), vec![ConnId(0)]);
-        assert!(s.passed_on(ConnId(0), 3, 200).is_empty(), "its own HAVE");
+        s.offer(ConnId(0), 3, 200);
+        s.offer(ConnId(1), 3, 200);
+        assert!(!s.sent(ConnId(0), 3, 100));
+        assert!(s.passed_on(ConnId(2), 3).is_empty(), "not sent in full yet");
+        assert!(s.sent(ConnId(0), 3, 100));
+        assert_eq!(s.passed_on(ConnId(2), 3), vec![ConnId(0)]);
+        assert!(s.passed_on(ConnId(0), 3).is_empty(), "its own HAVE");
         s.forget(ConnId(0));
         assert_eq!(s.offered(ConnId(0)), None);
     }

@@ -146,12 +146,7 @@ impl Peer {
         if complete && self.is_complete() {
             return self.close(now, conn, CloseReason::BothComplete);
         }
-        let offered = self.super_seed.as_ref().and_then(|s| s.offered(conn));
-        if let Some(piece) =
-            offered.filter(|&p| self.conns.get(conn).is_some_and(|c| c.remote.get(p)))
-        {
-            self.super_seed_saw(conn, piece);
-        }
+        self.super_seed_bitfield(conn);
         self.update_interest(conn);
         self.request_more(now, conn);
     }

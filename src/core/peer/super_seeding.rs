@@ -29,8 +29,9 @@ impl Peer {
         let Some(piece) = seed.choose(theirs, &held) else {
             return;
         };
+        let len = u64::from(self.cfg.geometry.piece_size(piece));
         if let Some(seed) = self.super_seed.as_mut() {
-            seed.offer(conn, piece);
+            seed.offer(conn, piece, len);
         }
         self.send(conn, Message::Have(piece));
     }
@@ -42,13 +43,22 @@ impl Peer {
         let Some(seed) = self.super_seed.as_ref() else {
             return;
         };
-        let piece_len = u64::from(self.cfg.geometry.piece_size(piece));
-        let mut next = seed.passed_on(conn, piece, piece_len);
+        let mut next = seed.passed_on(conn, piece);
         if seed.offered(conn) == Some(piece) {
             next.push(conn);
         }
         for c in next {
             self.offer_piece(c);
+        }
+    }
+
+    /// The neighbour on `conn` sent its bitfield: if it holds the piece offered to it,
+    /// it needs another.
+    pub(super) fn super_seed_bitfield(&mut self, conn: ConnId) {
+        let offered = self.super_seed.as_ref().and_then(|s| s.offered(conn));
+        let held = |p: &u32| self.conns.get(conn).is_some_and(|c| c.remote.get(*p));
+        if let Some(piece) = offered.filter(held) {
+            self.super_seed_saw(conn, piece);
         }
     }
 
@@ -58,11 +68,7 @@ impl Peer {
         let Some(seed) = self.super_seed.as_ref() else {
             return;
         };
-        let Some(piece) = seed.offered(conn) else {
-            return;
-        };
-        let piece_len = u64::from(self.cfg.geometry.piece_size(piece));
-        if !seed.delivered(conn, piece_len) {
+        if seed.offered(conn).is_some() && !seed.delivered(conn) {
             self.offer_piece(conn);
         }
     }
@@ -70,11 +76,10 @@ impl Peer {
     /// At a rechoke: offers [`OFFER_ROUNDS`] rechokes old, sent in full and never seen
     /// elsewhere or never asked for, make way for the next.
     pub(super) fn super_seed_rechoked(&mut self) {
-        let geometry = self.cfg.geometry;
         let Some(seed) = self.super_seed.as_mut() else {
             return;
         };
-        let stale = seed.waited_out(OFFER_ROUNDS, |p| u64::from(geometry.piece_size(p)));
+        let stale = seed.waited_out(OFFER_ROUNDS);
         for conn in stale {
             self.offer_piece(conn);
         }
@@ -84,11 +89,10 @@ impl Peer {
     /// offer waits for the piece to be seen elsewhere — unless it already is, or no
     /// other neighbour lacks it.
     pub(super) fn super_seed_sent(&mut self, conn: ConnId, block: &BlockRef) {
-        let piece_len = u64::from(self.cfg.geometry.piece_size(block.piece));
         let Some(seed) = self.super_seed.as_mut() else {
             return;
         };
-        if !seed.sent(conn, block.piece, u64::from(block.len), piece_len) {
+        if !seed.sent(conn, block.piece, u64::from(block.len)) {
             return;
         }
         // It holds the piece now, though it will not say so: it believes we told it
