@@ -101,22 +101,24 @@ fn relative(a: f64, b: f64) -> f64 {
     (a - b).abs() / b
 }
 
+/// A test run's options: `time_scale`, real files kept in `keep` if given, no
+/// progress line.
+fn options(time_scale: f64, keep: Option<&std::path::Path>) -> SwarmOptions {
+    SwarmOptions {
+        time_scale,
+        keep_data: keep.map(std::path::Path::to_path_buf),
+        progress: false,
+    }
+}
+
 #[test]
 fn tcp_agrees_with_the_simulation_and_delivers_the_payload() {
     let scenario = resolved(&Scenario::from_str_named(SMALL, "small.toml").unwrap(), 1);
     let (_, sim) = simulate(&scenario, 1, |_| {}).expect("simulation");
     let data = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let tcp = run_scenario(
-        &scenario,
-        1,
-        &SwarmOptions {
-            time_scale: AGREEMENT_SCALE,
-            keep_data: Some(data.path().to_path_buf()),
-            progress: false,
-        },
-    )
-    .expect("tcp run");
+    let tcp =
+        run_scenario(&scenario, 1, &options(AGREEMENT_SCALE, Some(data.path()))).expect("tcp run");
     let wall = started.elapsed();
     let (s, t) = (&sim.summary, &tcp.result.summary);
     let (sim_mean, tcp_mean) = (s.mean_download_s.unwrap(), t.mean_download_s.unwrap());
@@ -222,12 +224,7 @@ fn tcp_agrees_with_the_simulation_where_download_binds() {
         1,
     );
     let (_, sim) = simulate(&scenario, 1, |_| {}).expect("simulation");
-    let options = SwarmOptions {
-        time_scale: AGREEMENT_SCALE,
-        keep_data: None,
-        progress: false,
-    };
-    let tcp = run_scenario(&scenario, 1, &options).expect("tcp run");
+    let tcp = run_scenario(&scenario, 1, &options(AGREEMENT_SCALE, None)).expect("tcp run");
     assert_eq!(tcp.ending, Ending::AllComplete);
     let (s, t) = (&sim.summary, &tcp.result.summary);
     let span = |r: &swarmlab::metrics::Summary| r.makespan.unwrap().as_secs_f64();
@@ -279,12 +276,7 @@ fn a_super_seed_serves_a_swarm_over_tcp_by_have_alone() {
     let scenario = resolved(&Scenario::from_str_named(&text, "tiny.toml").unwrap(), 1);
     assert_eq!(scenario.groups[0].policy.seed_choker.as_str(), "super-seed");
     let data = tempfile::tempdir().unwrap();
-    let options = SwarmOptions {
-        time_scale: 2.0,
-        keep_data: Some(data.path().to_path_buf()),
-        progress: false,
-    };
-    let tcp = run_scenario(&scenario, 1, &options).expect("tcp run");
+    let tcp = run_scenario(&scenario, 1, &options(2.0, Some(data.path()))).expect("tcp run");
     assert_eq!(tcp.ending, Ending::AllComplete);
     assert_eq!(tcp.result.summary.completed, 4);
     let payload = fs::read(data.path().join("payload.bin")).unwrap();
@@ -389,16 +381,8 @@ fn a_peer_whose_session_dies_is_reported_as_aborted() {
     let data = tempfile::tempdir().unwrap();
     // Peer 2's download folder cannot be made: a file sits where it should be.
     fs::write(data.path().join("peer-2"), b"in the way").unwrap();
-    let tcp = run_scenario(
-        &scenario,
-        1,
-        &SwarmOptions {
-            time_scale: 2.0,
-            keep_data: Some(data.path().to_path_buf()),
-            progress: false,
-        },
-    )
-    .expect("the run still finishes");
+    let tcp = run_scenario(&scenario, 1, &options(2.0, Some(data.path())))
+        .expect("the run still finishes");
     assert_eq!(tcp.ending, Ending::AllComplete);
     let peers = &tcp.result.peers;
     assert_eq!(peers.len(), 5);
@@ -458,16 +442,7 @@ fn leechers_behind_nats_take_no_incoming_connection_over_tcp() {
     let text = TINY.replace("linger = \"0 s\"", "linger = \"0 s\"\nconnectable = false");
     let scenario = resolved(&Scenario::from_str_named(&text, "nat.toml").unwrap(), 1);
     assert!(!scenario.groups[1].connectable);
-    let tcp = run_scenario(
-        &scenario,
-        1,
-        &SwarmOptions {
-            time_scale: 2.0,
-            keep_data: None,
-            progress: false,
-        },
-    )
-    .expect("tcp run");
+    let tcp = run_scenario(&scenario, 1, &options(2.0, None)).expect("tcp run");
     assert_eq!(tcp.ending, Ending::AllComplete);
     assert_eq!(tcp.result.summary.completed, 4);
     let peers = &tcp.result.peers;
@@ -533,14 +508,10 @@ fn a_locality_tracker_keeps_a_tcp_swarm_in_its_regions() {
     // Structural over real sockets: with locality and external = 0 the tracker names
     // only peers of a peer's own region, so no byte crosses between regions; with a
     // random tracker every peer hears of everyone, and bytes do cross.
-    let options = SwarmOptions {
-        time_scale: 2.0,
-        keep_data: None,
-        progress: false,
-    };
+    let opts = options(2.0, None);
     let mut crossed = Vec::new();
     for bias in ["locality", "random"] {
-        let tcp = run_scenario(&two_regions(bias), 1, &options).expect("tcp run");
+        let tcp = run_scenario(&two_regions(bias), 1, &opts).expect("tcp run");
         assert_eq!(tcp.ending, Ending::AllComplete, "{bias}");
         assert_eq!(tcp.result.summary.completed, 12, "{bias}");
         assert_eq!(tcp.result.regions.len(), 4, "{bias}: a row per region pair");
