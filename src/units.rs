@@ -39,6 +39,19 @@ pub struct ArrivalRate {
     pub per: SimDuration,
 }
 
+/// `a * b / d` rounded down, exactly, saturating at `u64::MAX` (`d` of zero gives
+/// `u64::MAX`). In 64 bits when the product fits, which on the engine's hot paths it
+/// nearly always does: a 128-bit division is a library call several times slower.
+pub fn mul_div(a: u64, b: u64, d: u64) -> u64 {
+    match (a.checked_mul(b), d) {
+        (_, 0) => u64::MAX,
+        (Some(p), d) => p / d,
+        (None, d) => {
+            u64::try_from(u128::from(a) * u128::from(b) / u128::from(d)).unwrap_or(u64::MAX)
+        }
+    }
+}
+
 impl Bytes {
     /// One kibibyte.
     pub const KIB: Bytes = Bytes(1024);
@@ -502,6 +515,21 @@ mod tests {
                 s.parse::<SimDuration>().unwrap().to_string()
             };
             assert_eq!(shown, s);
+        }
+    }
+
+    #[test]
+    fn mul_div_is_exact_past_64_bits() {
+        assert_eq!(mul_div(7, 3, 2), 10);
+        assert_eq!(mul_div(u64::MAX, 4, 8), u64::MAX / 2);
+        assert_eq!(mul_div(u64::MAX, 2, 1), u64::MAX);
+        assert_eq!(mul_div(1, 1, 0), u64::MAX);
+        for (a, b, d) in [
+            (1u64 << 40, 1u64 << 30, 3u64 << 10),
+            (123_456_789, 987_654_321, 1_000_000),
+        ] {
+            let exact = u128::from(a) * u128::from(b) / u128::from(d);
+            assert_eq!(u128::from(mul_div(a, b, d)), exact);
         }
     }
 

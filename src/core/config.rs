@@ -10,7 +10,7 @@
 use super::geometry::{Geometry, WIRE_BLOCK_LEN};
 use super::id::PeerId;
 use super::name::{StrategyName, builtin};
-use crate::units::{Rate, SimDuration};
+use crate::units::{Rate, SimDuration, mul_div};
 
 /// What a peer is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -99,9 +99,8 @@ impl Pipeline {
         match self {
             Pipeline::Fixed(n) => n,
             Pipeline::Auto => {
-                let queued =
-                    u128::from(bytes_per_sec) * u128::from(Self::AUTO_QUEUE_TIME.0) / 1_000_000;
-                let blocks = queued.div_ceil(u128::from(WIRE_BLOCK_LEN));
+                let queued = mul_div(bytes_per_sec, Self::AUTO_QUEUE_TIME.0, 1_000_000);
+                let blocks = queued.div_ceil(u64::from(WIRE_BLOCK_LEN));
                 let blocks = u32::try_from(blocks).unwrap_or(u32::MAX);
                 blocks.clamp(Self::AUTO_FLOOR, Self::AUTO_CEILING)
             }

@@ -4,7 +4,7 @@
 //! four buckets plus the current one; a rate is the bytes in those buckets over the time
 //! they cover. Integer arithmetic, so estimates are identical on every machine.
 
-use crate::units::{SimDuration, SimTime};
+use crate::units::{SimDuration, SimTime, mul_div};
 
 const BUCKETS: usize = 5;
 
@@ -61,8 +61,7 @@ impl RateMeter {
         if span == 0 {
             return 0;
         }
-        let rate = u128::from(total) * 1_000_000 / u128::from(span);
-        u64::try_from(rate).unwrap_or(u64::MAX)
+        mul_div(total, 1_000_000, span)
     }
 }
 

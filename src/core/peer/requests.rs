@@ -18,7 +18,7 @@ use crate::core::id::{ConnId, PeerId};
 use crate::core::picker::PickContext;
 use crate::core::smart_ban::GrainDigest;
 use crate::core::tracker::AnnounceEvent;
-use crate::units::SimTime;
+use crate::units::{SimTime, mul_div};
 
 /// How many peers hold a request for a grain at once in endgame.
 const ENDGAME_DUPLICATES: u8 = 2;
@@ -491,15 +491,21 @@ impl Peer {
             let Some(last_len) = self.takeable_run(conn, id) else {
                 continue;
             };
+            // Whole grains of the last run only (the excess lies at the end of the
+            // sender's queue); a run's last grain may be short.
+            let most = last_len.div_ceil(grain).min(max);
+            if best.is_some_and(|(_, n)| most <= n) {
+                continue; // cannot beat the best so far: skip the budget's arithmetic
+            }
             let Some((on_order, budget)) = self.order_and_budget(now, id) else {
                 continue;
             };
-            let excess = on_order.saturating_sub(budget);
-            // Whole grains of the last run only (the excess lies at the end of the
-            // sender's queue); a run's last grain may be short.
-            let take = (excess / grain).min(last_len.div_ceil(grain)).min(max);
+            let take = (on_order.saturating_sub(budget) / grain).min(most);
             if take > 0 && best.is_none_or(|(_, n)| take > n) {
                 best = Some((id, take));
+                if take == max {
+                    break; // nobody can take more: the first such connection wins
+                }
             }
         }
         let (id, take) = best?;
@@ -550,16 +556,13 @@ impl Peer {
             return Some((0, budget));
         };
         let elapsed = now.0.saturating_sub(c.head_since.0);
-        let by_rate = u128::from(rate) * u128::from(elapsed) / 1_000_000;
+        let by_rate = mul_div(rate, elapsed, 1_000_000);
         let reported = c
             .received_early
             .iter()
             .find(|(b, _)| b.piece == head.piece && b.offset == head.offset)
             .map_or(0, |&(_, bytes)| bytes);
-        let arrived = u64::try_from(by_rate)
-            .unwrap_or(u64::MAX)
-            .max(reported)
-            .min(u64::from(head.len));
+        let arrived = by_rate.max(reported).min(u64::from(head.len));
         Some((on_order - arrived, budget))
     }
 
