@@ -3,7 +3,7 @@
 //!
 //! * every shipped scenario and a strategy swarm of our own (skewed uploads, a
 //!   PropShare majority, a well-provisioned strategic minority): mean download time and
-//!   makespan, averaged over [`SEEDS`], within [`TOLERANCE`] of block mode's. Where this
+//!   makespan, averaged over [`SEEDS`] (or [`MANY_SEEDS`]), within [`TOLERANCE`] of block mode's. Where this
 //!   does not hold yet the test is `#[ignore]`d with what it measures (docs/findings.md
 //!   has the figures and what was tried);
 //! * the strategy swarm's strategic group, BitTyrant against PropShare: where block
@@ -28,7 +28,14 @@ use swarmlab::scenario::{Scenario, SweepPoint};
 const TOLERANCE: f64 = 0.05;
 
 /// Seeds averaged over (the claim asks for at least three).
-const SEEDS: [u64; 4] = [1, 2, 3, 4];
+const SEEDS: &[u64] = &[1, 2, 3, 4];
+
+/// Seeds for swarms whose runs vary from seed to seed by more than the tolerance: the
+/// 8 MiB strategy swarms, and free-riders, whose makespan is bimodal (the contributors
+/// either wait for the last rare pieces, serving the free-riders meanwhile, or leave
+/// first). Over four seeds their means passed or failed by the luck of the draw
+/// (docs/findings.md, entry 62).
+const MANY_SEEDS: &[u64] = &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
 
 /// A strategy swarm of our own: a PropShare majority whose uploads are skewed (most
 /// peers at 0.5–2 Mbit/s, a tenth at 8), six strategic 8 Mbit/s peers, 32 MiB,
@@ -86,16 +93,16 @@ fn with_blocks(s: &Scenario, block_size: &str) -> Scenario {
         .expect("block_size override")
 }
 
-/// (mean download time, makespan) in seconds, averaged over [`SEEDS`].
-fn averaged(s: &Scenario) -> (f64, f64) {
-    let runs: Vec<(f64, f64)> = SEEDS
+/// (mean download time, makespan) in seconds, averaged over `seeds`.
+fn averaged(s: &Scenario, seeds: &[u64]) -> (f64, f64) {
+    let runs: Vec<(f64, f64)> = seeds
         .par_iter()
         .map(|&seed| {
             let (_, result) = simulate(s, seed, |_| {}).expect("built-in strategies");
             let summary = &result.summary;
             assert_eq!(
                 summary.completed,
-                summary.peers - seeds(s),
+                summary.peers - seed_peers(s),
                 "everyone completes"
             );
             (
@@ -111,7 +118,7 @@ fn averaged(s: &Scenario) -> (f64, f64) {
     )
 }
 
-fn seeds(s: &Scenario) -> u64 {
+fn seed_peers(s: &Scenario) -> u64 {
     s.groups
         .iter()
         .filter(|g| g.role == swarmlab::core::Role::Seed)
@@ -119,15 +126,16 @@ fn seeds(s: &Scenario) -> u64 {
         .sum()
 }
 
-fn assert_modes_agree(name: &str, s: &Scenario) {
+fn assert_modes_agree(name: &str, s: &Scenario, seeds: &[u64]) {
     let (fast, blocks) = rayon::join(
-        || averaged(&with_blocks(s, "chunk")),
-        || averaged(&with_blocks(s, "16 KiB")),
+        || averaged(&with_blocks(s, "chunk"), seeds),
+        || averaged(&with_blocks(s, "16 KiB"), seeds),
     );
     let off = |a: f64, b: f64| (a - b) / b;
     eprintln!(
-        "{name}: fast mean {:.1} s makespan {:.1} s | 16 KiB mean {:.1} s makespan {:.1} s | \
-         {:+.1} % / {:+.1} %",
+        "{name} ({} seeds): fast mean {:.1} s makespan {:.1} s | 16 KiB mean {:.1} s \
+         makespan {:.1} s | {:+.1} % / {:+.1} %",
+        seeds.len(),
         fast.0,
         fast.1,
         blocks.0,
@@ -150,11 +158,11 @@ fn assert_modes_agree(name: &str, s: &Scenario) {
 }
 
 macro_rules! shipped_scenarios_agree {
-    ($($(#[$attr:meta])* $test:ident => $file:literal),* $(,)?) => {$(
+    ($($(#[$attr:meta])* $test:ident => $file:literal over $seeds:expr),* $(,)?) => {$(
         #[test]
         $(#[$attr])*
         fn $test() {
-            assert_modes_agree($file, &shipped($file));
+            assert_modes_agree($file, &shipped($file), $seeds);
         }
     )*};
 }
@@ -163,22 +171,24 @@ macro_rules! shipped_scenarios_agree {
 // over what a sender holds beyond its budget"); `cargo test --release --test fidelity
 // -- --ignored` runs them.
 shipped_scenarios_agree! {
-    fast_mode_agrees_with_blocks_on_flash_crowd => "flash-crowd.toml",
-    fast_mode_agrees_with_blocks_on_steady_state => "steady-state.toml",
-    fast_mode_agrees_with_blocks_on_sweep_example => "sweep-example.toml",
-    fast_mode_agrees_with_blocks_on_heterogeneous => "heterogeneous.toml",
-    fast_mode_agrees_with_blocks_on_free_riders => "free-riders.toml",
-    fast_mode_agrees_with_blocks_on_bittyrant_minority => "bittyrant-minority.toml",
-    #[ignore = "fails: fast mode's mean download is 8 % longer (17.6 % over 16 seeds)"]
-    fast_mode_agrees_with_blocks_on_bittyrant_minority_propshare => "bittyrant-minority-propshare.toml",
-    fast_mode_agrees_with_blocks_on_bittyrant_skewed => "bittyrant-skewed.toml",
+    fast_mode_agrees_with_blocks_on_flash_crowd => "flash-crowd.toml" over SEEDS,
+    fast_mode_agrees_with_blocks_on_steady_state => "steady-state.toml" over SEEDS,
+    fast_mode_agrees_with_blocks_on_sweep_example => "sweep-example.toml" over SEEDS,
+    fast_mode_agrees_with_blocks_on_heterogeneous => "heterogeneous.toml" over SEEDS,
+    #[ignore = "fails: fast mode's makespan is 25.7 % longer over 16 seeds (5 runs over 500 s against 1)"]
+    fast_mode_agrees_with_blocks_on_free_riders => "free-riders.toml" over MANY_SEEDS,
+    #[ignore = "fails: fast mode's mean download is 7.8 % longer over 16 seeds"]
+    fast_mode_agrees_with_blocks_on_bittyrant_minority => "bittyrant-minority.toml" over MANY_SEEDS,
+    #[ignore = "fails: fast mode's mean download is 17.6 % longer over 16 seeds"]
+    fast_mode_agrees_with_blocks_on_bittyrant_minority_propshare => "bittyrant-minority-propshare.toml" over MANY_SEEDS,
+    fast_mode_agrees_with_blocks_on_bittyrant_skewed => "bittyrant-skewed.toml" over SEEDS,
 }
 
 #[test]
 #[ignore = "fails: fast mode's mean download is 5.3 % longer"]
 fn fast_mode_agrees_with_blocks_on_a_skewed_strategy_swarm() {
     let s = Scenario::from_str_named(SKEWED, "skewed.toml").expect("parses");
-    assert_modes_agree("skewed strategy swarm", &s);
+    assert_modes_agree("skewed strategy swarm", &s, SEEDS);
 }
 
 /// Paired difference (second choker − first) of the strategic group's mean download
