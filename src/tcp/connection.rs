@@ -81,6 +81,8 @@ pub(super) enum Event {
     Down { token: u64, why: DropReason },
     /// The tracker answered.
     Announced(Result<AnnounceResponse, String>),
+    /// The hashing thread checked a piece ([`Hasher`](super::hasher::Hasher)).
+    Hashed(super::storage::CheckedPiece),
 }
 
 /// How a connection starts.

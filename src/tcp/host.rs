@@ -11,9 +11,10 @@
 use super::clock::Clock;
 use super::connection::{self, Cmd, Event, Origin, Shared};
 use super::error::DropReason;
+use super::hasher::Hasher;
 use super::member::{Observed, SwarmMember, index_of_peer_id, member_of_peer_id, member_peer_id};
 use super::metainfo::Metainfo;
-use super::storage::Storage;
+use super::storage::{CheckedPiece, Storage};
 use super::tracker_http::{self, AnnounceRequest, AnnounceResponse};
 use super::wire::WireMessage;
 use crate::core::{
@@ -22,7 +23,7 @@ use crate::core::{
 };
 use crate::units::{Bytes, SimTime};
 use indicatif::ProgressBar;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -182,6 +183,10 @@ pub(super) struct Host {
     pub(super) member: Option<SwarmMember>,
     /// When the core completed (a seed: when it started).
     pub(super) completed_at: Option<SimTime>,
+    /// Hashes received pieces off the loop (`None`: on it, as swarm members do).
+    hasher: Option<Hasher>,
+    /// Pieces handed to the hasher, not answered yet.
+    hashing: BTreeSet<u32>,
 }
 
 /// What a host is built from.
@@ -202,6 +207,11 @@ pub(super) struct HostSetup {
 
 impl Host {
     pub(super) fn new(s: HostSetup) -> Host {
+        // A swarm's members hash on their loop (see the `hasher` module doc).
+        let hasher = match s.member {
+            None => Hasher::start(s.events.clone()),
+            Some(_) => None,
+        };
         let max_conns = s.core.config().neighbourhood.max_neighbours as usize + CONNECTION_MARGIN;
         Host {
             core: s.core,
@@ -223,6 +233,8 @@ impl Host {
             print_summary: s.print_summary,
             member: s.member,
             completed_at: None,
+            hasher,
+            hashing: BTreeSet::new(),
         }
     }
 
@@ -325,6 +337,11 @@ impl Host {
             Event::Down { token, why } => self.drop_conn(token, &why),
             Event::Announced(Ok(resp)) => self.on_announced(resp),
             Event::Announced(Err(e)) => info!("announce failed: {e}"),
+            Event::Hashed(checked) => {
+                if self.hashing.remove(&checked.piece()) {
+                    self.on_hashed(&checked);
+                }
+            }
         }
     }
 
@@ -619,21 +636,55 @@ impl Host {
         }
     }
 
-    /// Checks a piece whose blocks have all arrived, and tells the core — with the
-    /// SHA-1 of each grain as received when it failed (or when the core asks), so it can
-    /// find who sent the bad ones.
+    /// Checks a piece whose blocks have all arrived: on the hashing thread if there is
+    /// one (the answer comes back as [`Event::Hashed`]), else here.
     fn verify(&mut self, piece: u32) {
-        let now = self.now();
+        if self.hashing.contains(&piece) {
+            return;
+        }
         let grain = self.core.config().geometry.grain_len();
         let on_pass = self.core.grain_digests_wanted(piece);
-        let (ok, digests) = match self.storage.verify_by_grains(piece, grain, on_pass) {
-            Ok(checked) => checked,
+        let to_check = match self.storage.take_complete(piece) {
+            Ok(to_check) => to_check,
+            Err(_) if self.storage.is_verified(piece) => return self.verified(piece, true, &[]),
             Err(e) => {
                 warn!("piece {piece}: {e}");
-                (false, Vec::new())
+                return self.verified(piece, false, &[]);
             }
         };
-        let digests: Vec<GrainDigest> = digests.into_iter().map(GrainDigest).collect();
+        let to_check = match &self.hasher {
+            Some(hasher) => match hasher.submit(to_check, grain, on_pass) {
+                Ok(()) => {
+                    self.hashing.insert(piece);
+                    return;
+                }
+                // The thread is gone: hash here.
+                Err(to_check) => to_check,
+            },
+            None => to_check,
+        };
+        self.on_hashed(&to_check.check(grain, on_pass));
+    }
+
+    /// A piece was hashed: its bytes are written if they matched, and the core told.
+    fn on_hashed(&mut self, checked: &CheckedPiece) {
+        let piece = checked.piece();
+        let ok = match self.storage.commit_checked(checked) {
+            Ok(ok) => ok,
+            Err(e) => {
+                warn!("piece {piece}: {e}");
+                false
+            }
+        };
+        self.verified(piece, ok, checked.grains());
+    }
+
+    /// Tells the core how `piece`'s check came out — with the SHA-1 of each grain as
+    /// received when it failed (or when the core asked), so it can find who sent the
+    /// bad ones — and the swarm's observer and the progress bar.
+    fn verified(&mut self, piece: u32, ok: bool, grains: &[[u8; 20]]) {
+        let now = self.now();
+        let digests: Vec<GrainDigest> = grains.iter().copied().map(GrainDigest).collect();
         if ok {
             debug!("piece {piece} verified ok");
             self.observe(Observed::Verified(piece));

@@ -10,6 +10,8 @@
 //!   an incremental decoder whose memory is bounded by a configured limit;
 //! * [`storage`] — pieces over real files, checked with SHA-1 before anything is
 //!   written, so no unverified byte reaches the output files;
+//! * [`hasher`] — SHA-1 checks of received pieces on a thread of their own, so that a
+//!   standalone session's loop goes on moving bytes meanwhile;
 //! * [`lab_payload`] — a laboratory swarm's payload, made from the run seed on demand,
 //!   so that its peers need keep no copies;
 //! * [`rate_limit`] — token buckets for upload and download limits;
@@ -42,6 +44,7 @@ pub mod bencode;
 pub mod clock;
 pub mod connection;
 pub mod error;
+pub mod hasher;
 pub mod host;
 pub mod lab_payload;
 pub mod member;

@@ -109,6 +109,9 @@ struct FileEntry {
     /// Offset of the file's first byte in the concatenated stream.
     start: u64,
     length: u64,
+    /// Created (or found empty) by this open: it holds only zeros, so
+    /// [`Storage::recheck`] need not read it.
+    fresh: bool,
 }
 
 /// A piece being downloaded: its bytes and which ranges of them have arrived.
@@ -139,6 +142,71 @@ impl Partial {
 
     fn is_complete(&self) -> bool {
         self.have.as_slice() == [(0, self.data.len() as u64)]
+    }
+}
+
+/// A complete piece's bytes taken out of a [`Storage`] to be hashed (on another thread
+/// if need be), with what they must hash to.
+#[derive(Debug)]
+pub struct PieceToCheck {
+    piece: u32,
+    data: Vec<u8>,
+    expected: [u8; 20],
+}
+
+/// A piece's bytes hashed: [`Storage::commit_checked`] writes them if they matched
+/// their hash. Only [`PieceToCheck::check`] makes one, so that bytes nobody hashed
+/// cannot be written, wherever the hashing ran.
+#[derive(Debug)]
+pub struct CheckedPiece {
+    piece: u32,
+    data: Vec<u8>,
+    expected: [u8; 20],
+    ok: bool,
+    /// The SHA-1 of each grain as received, when asked for (see [`PieceToCheck::check`]).
+    grains: Vec<[u8; 20]>,
+}
+
+impl PieceToCheck {
+    /// The piece's index.
+    pub fn piece(&self) -> u32 {
+        self.piece
+    }
+
+    /// Hashes the piece, and also each `grain`-byte slice of it (the last may be short)
+    /// when it fails — and when it passes if `on_pass` — so that who sent a bad block
+    /// can be found (the core's smart ban). With `grain` 0, no grain digests.
+    pub fn check(self, grain: u32, on_pass: bool) -> CheckedPiece {
+        let ok = sha1(&self.data) == self.expected;
+        let grains = if grain > 0 && (on_pass || !ok) {
+            self.data.chunks(grain as usize).map(sha1).collect()
+        } else {
+            Vec::new()
+        };
+        CheckedPiece {
+            piece: self.piece,
+            data: self.data,
+            expected: self.expected,
+            ok,
+            grains,
+        }
+    }
+}
+
+impl CheckedPiece {
+    /// The piece's index.
+    pub fn piece(&self) -> u32 {
+        self.piece
+    }
+
+    /// Whether its bytes matched its hash.
+    pub fn ok(&self) -> bool {
+        self.ok
+    }
+
+    /// The grains' digests, if they were asked for (in order).
+    pub fn grains(&self) -> &[[u8; 20]] {
+        &self.grains
     }
 }
 
@@ -201,15 +269,16 @@ impl Storage {
                 full_path: root.join(path),
                 start: total_len,
                 length: *length,
+                fresh: false,
             });
             total_len = total_len
                 .checked_add(*length)
                 .ok_or_else(|| invalid("total length overflows u64".to_string()))?;
         }
         check_piece_count(total_len, piece_length, piece_hashes.len())?;
-        for f in &files {
+        for f in &mut files {
             match mode {
-                OpenMode::Create => prepare_file(&f.full_path, f.length)?,
+                OpenMode::Create => f.fresh = prepare_file(&f.full_path, f.length)?,
                 OpenMode::ReadOnly => check_file(&f.full_path, f.length)?,
             }
         }
@@ -395,32 +464,55 @@ impl Storage {
         grain: u32,
         on_pass: bool,
     ) -> io::Result<(bool, Vec<[u8; 20]>)> {
-        let Some(len) = self.piece_len(piece) else {
-            return Err(invalid(format!("no piece {piece}")));
-        };
-        if self.is_verified(piece) {
+        if self.is_verified(piece) && self.piece_len(piece).is_some() {
             return Ok((true, Vec::new()));
         }
-        if !self.partial.get(&piece).is_some_and(Partial::is_complete) {
+        let checked = self.take_complete(piece)?.check(grain, on_pass);
+        let ok = self.commit_checked(&checked)?;
+        Ok((ok, checked.grains))
+    }
+
+    /// Takes a complete, unverified piece's bytes out, to be hashed
+    /// ([`PieceToCheck::check`]) and then given back to [`Storage::commit_checked`].
+    /// Until then the piece is neither partial nor verified. An error means it is not
+    /// complete (or does not exist, or is verified already).
+    pub fn take_complete(&mut self, piece: u32) -> io::Result<PieceToCheck> {
+        let Some(&expected) = self.hashes.get(piece as usize) else {
+            return Err(invalid(format!("no piece {piece}")));
+        };
+        let complete = self.partial.get(&piece).is_some_and(Partial::is_complete);
+        if self.is_verified(piece) || !complete {
             return Err(invalid(format!("piece {piece} is not complete")));
         }
-        // Taken out of the map whatever the outcome: a bad piece must not linger.
-        let Some(buf) = self.partial.remove(&piece) else {
-            return Err(invalid(format!("piece {piece} is not complete")));
-        };
-        debug_assert_eq!(buf.data.len(), len as usize);
-        let ok = sha1(&buf.data) == self.hashes[piece as usize];
-        let grains = if grain > 0 && (on_pass || !ok) {
-            buf.data.chunks(grain as usize).map(sha1).collect()
-        } else {
-            Vec::new()
-        };
-        if !ok {
-            return Ok((false, grains));
+        match self.partial.remove(&piece) {
+            Some(buf) => Ok(PieceToCheck {
+                piece,
+                data: buf.data,
+                expected,
+            }),
+            None => Err(invalid(format!("piece {piece} is not complete"))),
         }
-        self.write_at(u64::from(piece) * self.piece_length, &buf.data)?;
+    }
+
+    /// Writes a hashed piece whose bytes matched and marks it verified: `Ok(true)`.
+    /// `Ok(false)` if they did not match (nothing is written; the bytes are dropped).
+    /// Bytes hashed against another torrent's hash, or of the wrong length, are refused.
+    pub fn commit_checked(&mut self, checked: &CheckedPiece) -> io::Result<bool> {
+        let piece = checked.piece;
+        if self.hashes.get(piece as usize) != Some(&checked.expected)
+            || self.piece_len(piece) != u32::try_from(checked.data.len()).ok()
+        {
+            return Err(invalid(format!("piece {piece}: these are not its bytes")));
+        }
+        if !checked.ok {
+            return Ok(false);
+        }
+        self.write_at(u64::from(piece) * self.piece_length, &checked.data)?;
         self.verified[piece as usize] = true;
-        Ok((true, grains))
+        // Blocks stored meanwhile (none should be: the core wants none of a piece
+        // whose blocks have all arrived) must not linger.
+        self.partial.remove(&piece);
+        Ok(true)
     }
 
     /// Reads `len` bytes of a verified piece at `offset`, for serving a request.
@@ -440,13 +532,34 @@ impl Storage {
     /// Hashes every piece's bytes on disk and marks as verified exactly those that match
     /// (resuming after a kill, or checking a seed's data). Holds one piece in memory.
     /// In-memory buffers of pieces found verified are dropped.
+    /// A piece lying wholly in files this open created holds zeros: it is checked
+    /// against the hash of zeros without reading it (a fresh 1 GiB download would
+    /// otherwise read and hash 1 GiB before its first request).
     pub fn recheck(&mut self) -> io::Result<Vec<bool>> {
         let mut buf = Vec::with_capacity(in_memory(self.piece_length));
+        let mut zeros: Option<(usize, [u8; 20])> = None;
         for piece in 0..self.num_pieces() {
             let len = self.piece_len(piece).unwrap_or(0) as usize;
-            buf.resize(len, 0);
-            self.read_at(u64::from(piece) * self.piece_length, &mut buf)?;
-            let ok = sha1(&buf) == self.hashes[piece as usize];
+            let pos = u64::from(piece) * self.piece_length;
+            let fresh = self
+                .segments(pos, len as u64)
+                .iter()
+                .all(|(f, _, _)| f.fresh);
+            let digest = if fresh && matches!(self.backing, Backing::Files { .. }) {
+                match zeros {
+                    Some((n, d)) if n == len => d,
+                    _ => {
+                        let d = sha1(&vec![0; len]);
+                        zeros = Some((len, d));
+                        d
+                    }
+                }
+            } else {
+                buf.resize(len, 0);
+                self.read_at(pos, &mut buf)?;
+                sha1(&buf)
+            };
+            let ok = digest == self.hashes[piece as usize];
             self.verified[piece as usize] = ok;
             if ok {
                 self.partial.remove(&piece);
@@ -512,9 +625,17 @@ impl Storage {
 
     /// Writes verified bytes to the files (a laboratory storage keeps none: it makes
     /// them again when they are read).
-    fn write_at(&self, pos: u64, data: &[u8]) -> io::Result<()> {
-        if self.is_lab() {
+    fn write_at(&mut self, pos: u64, data: &[u8]) -> io::Result<()> {
+        let Backing::Files { files, .. } = &mut self.backing else {
             return Ok(());
+        };
+        // Written to, a file no longer holds only zeros.
+        let end = pos + data.len() as u64;
+        for f in files
+            .iter_mut()
+            .filter(|f| f.start < end && pos < f.start + f.length)
+        {
+            f.fresh = false;
         }
         let mut done = 0;
         for (f, at, n) in self.segments(pos, data.len() as u64) {
@@ -552,7 +673,9 @@ fn with_path(e: io::Error, path: &Path) -> io::Error {
 }
 
 /// Creates a file (and its folders) with the given length, keeping existing bytes.
-fn prepare_file(path: &Path, length: u64) -> io::Result<()> {
+/// Creates `path` (and its folders) or brings it to `length` bytes. Whether it was empty
+/// before, so that it now holds only zeros.
+fn prepare_file(path: &Path, length: u64) -> io::Result<bool> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| with_path(e, dir))?;
     }
@@ -563,10 +686,11 @@ fn prepare_file(path: &Path, length: u64) -> io::Result<()> {
         .truncate(false)
         .open(path)
         .map_err(|e| with_path(e, path))?;
-    if file.metadata()?.len() != length {
+    let before = file.metadata()?.len();
+    if before != length {
         file.set_len(length).map_err(|e| with_path(e, path))?;
     }
-    Ok(())
+    Ok(before == 0)
 }
 
 /// Checks that a file to be served exists with exactly the expected length.
@@ -734,6 +858,21 @@ mod tests {
         // Refetching good data works.
         write_piece(&mut s, 0, &content());
         assert!(s.verify(0).unwrap());
+    }
+
+    #[test]
+    fn recheck_of_fresh_files_takes_zeros_for_what_they_hold() {
+        // Pieces 0 and 2 of this content are zeros; piece 1 is not.
+        let mut data = vec![0u8; 20];
+        data[8..16].copy_from_slice(b"not zero");
+        let dir = tempfile::tempdir().unwrap();
+        let mut s =
+            Storage::open(dir.path(), &layout(), 8, hashes(&data, 8), OpenMode::Create).unwrap();
+        assert_eq!(s.recheck().unwrap(), [true, false, true]);
+        // Once written to, a file is read again: piece 1 verifies from its bytes.
+        write_piece(&mut s, 1, &data);
+        assert!(s.verify(1).unwrap());
+        assert_eq!(s.recheck().unwrap(), [true; 3]);
     }
 
     #[test]
