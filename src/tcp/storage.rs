@@ -451,25 +451,11 @@ impl Storage {
     /// written. An error means the piece is not complete, does not exist, or writing it
     /// failed (the piece then stays unverified and must be fetched again).
     pub fn verify(&mut self, piece: u32) -> io::Result<bool> {
-        self.verify_by_grains(piece, 0, false).map(|(ok, _)| ok)
-    }
-
-    /// [`Storage::verify`], also returning the SHA-1 of each `grain`-byte slice of the
-    /// piece as received (the last may be short) when it fails — and when it passes if
-    /// `on_pass` — so that who sent a bad block can be found (the core's smart ban).
-    /// With `grain` 0, or a piece verified before, no grain digests.
-    pub fn verify_by_grains(
-        &mut self,
-        piece: u32,
-        grain: u32,
-        on_pass: bool,
-    ) -> io::Result<(bool, Vec<[u8; 20]>)> {
         if self.is_verified(piece) && self.piece_len(piece).is_some() {
-            return Ok((true, Vec::new()));
+            return Ok(true);
         }
-        let checked = self.take_complete(piece)?.check(grain, on_pass);
-        let ok = self.commit_checked(&checked)?;
-        Ok((ok, checked.grains))
+        let checked = self.take_complete(piece)?.check(0, false);
+        self.commit_checked(&checked)
     }
 
     /// Takes a complete, unverified piece's bytes out, to be hashed
