@@ -120,8 +120,19 @@ fn a_simulated_run_uses_the_custom_choker() {
         ok(&output(&example(), &args, dir.path()), "run");
         fs::read_to_string(out.join("peers.csv")).expect("peers.csv")
     };
-    let with_debt = run(&debt, &[]);
-    let with_tft = run(&tft, &["--set", "group.debtors.choker=tit-for-tat"]);
+    // 8 MiB, so that downloads span a few rechokes: at 4 MiB (about one rechoke) the two
+    // chokers may unchoke the same peers, and did once the engine handled tied events
+    // first in, first out.
+    let with_debt = run(&debt, &["--set", "file.size=8 MiB"]);
+    let with_tft = run(
+        &tft,
+        &[
+            "--set",
+            "file.size=8 MiB",
+            "--set",
+            "group.debtors.choker=tit-for-tat",
+        ],
+    );
     let written = fs::read_to_string(debt.join("scenario.toml")).expect("scenario.toml");
     assert!(written.contains("choker = \"debt\""), "{written}");
     // Same seed, same drawn peers: only the debtors' choker differs, and it shows.

@@ -457,10 +457,19 @@ impl<'s, O: Observer> Simulation<'s, O> {
 
     // ------------------------------------------------------------------ outputs
 
+    /// Carries out the outputs of every peer that heard something, first in, first out:
+    /// a peer's event loop handles what reached it in order of arrival, so when answers
+    /// tie (equal latencies), the one that was sent first is handled first, as over tcp.
+    /// Draining as a stack would hand free upload slots to the newest neighbours instead
+    /// (findings 66).
     fn drain_dirty(&mut self) {
-        while let Some(p) = self.dirty.pop() {
+        let mut next = 0;
+        // Draining may mark more peers (a departure's neighbours): they are carried out too.
+        while let Some(&p) = self.dirty.get(next) {
+            next += 1;
             self.drain(p);
         }
+        self.dirty.clear();
     }
 
     /// Carries out everything peer `p` asked for.
