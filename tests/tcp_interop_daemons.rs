@@ -346,9 +346,8 @@ fn swarmlab_get_downloads_from_transmission_seed() {
 /// clients run one after the other differ by whole seconds that neither caused (both
 /// figures are printed). The daemon sends what a peer has queued every 500 ms, so `get`'s
 /// rate follows its queue's depth, sized from the rate it measures since that unchoke
-/// (docs/findings.md entry 61).
+/// (docs/findings.md entries 61 and 69).
 #[test]
-#[ignore = "fails: 0.43x aria2c after the daemon's unchoke (17.4 s against 7.5 s): the queue counts the wait for the unchoke as slow delivery (docs/findings.md entry 61)"]
 fn swarmlab_get_from_transmission_is_at_least_0_8x_aria2c() {
     let aria2c = require("aria2c", "aria2");
     let dir = tempfile::tempdir().unwrap();

@@ -54,10 +54,18 @@ impl RateMeter {
 
     /// Bytes per second over the window ending at `now`.
     pub fn rate(&mut self, now: SimTime) -> u64 {
+        self.rate_since(now, SimTime::ZERO)
+    }
+
+    /// [`Self::rate`], but over no more than the time since `since`: for a flow that
+    /// could not have moved anything before then (a neighbour that kept us choked), so
+    /// the wait does not count as a slow start.
+    pub fn rate_since(&mut self, now: SimTime, since: SimTime) -> u64 {
         self.advance(now);
         let total: u64 = self.counts.iter().sum();
         let window_start = (self.epoch + 1).saturating_sub(BUCKETS as u64) * self.bucket_len;
-        let span = now.0 - window_start.max(self.started.0).min(now.0);
+        let from = window_start.max(self.started.0).max(since.0);
+        let span = now.0 - from.min(now.0);
         if span == 0 {
             return 0;
         }
@@ -77,6 +85,19 @@ mod tests {
         }
         let r = m.rate(SimTime(60_000_000));
         assert!((950..=1050).contains(&r), "{r}");
+    }
+
+    #[test]
+    fn a_rate_since_counts_only_the_time_after() {
+        let mut m = RateMeter::new(SimDuration::from_secs(20), SimTime(0));
+        // Nothing for 10 s (choked), then 1000 bytes a second for 2 s.
+        m.record(SimTime(11_000_000), 1000);
+        m.record(SimTime(12_000_000), 1000);
+        assert_eq!(m.rate(SimTime(12_000_000)), 166);
+        assert_eq!(m.rate_since(SimTime(12_000_000), SimTime(10_000_000)), 1000);
+        // Once the window has moved past `since`, it is the plain rate.
+        let later = SimTime(60_000_000);
+        assert_eq!(m.rate_since(later, SimTime(10_000_000)), m.rate(later));
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub(super) struct Conn {
     pub(super) am_interested: bool,
     pub(super) peer_choking: bool,
     pub(super) peer_interested: bool,
+    /// When it first unchoked us: an automatic pipeline measures its rate from then,
+    /// not from the connection's start (see `Peer::pipeline_depth`).
+    pub(super) first_unchoked_at: Option<SimTime>,
     /// Pieces the neighbour has.
     pub(super) remote: Bitfield,
     /// Pieces it has that we lack: we are interested while this is non-zero.
@@ -80,6 +83,7 @@ impl Conn {
             am_interested: false,
             peer_choking: true,
             peer_interested: false,
+            first_unchoked_at: None,
             remote: Bitfield::new(pieces),
             interesting: 0,
             announced: 0,
@@ -106,6 +110,17 @@ impl Conn {
         } else {
             self.from_them.rate(now)
         }
+    }
+
+    /// The rate it delivers to us, counted from its first unchoke: what a request queue
+    /// is sized by (`Peer::pipeline_depth`, fast mode's budgets). The time it kept us
+    /// choked is not slow delivery: a seed that answers the queue it holds at intervals
+    /// (transmission-daemon sends what is asked for every 500 ms) delivers at a rate
+    /// that follows the depth, and counting the ~10 s before its first rechoke made the
+    /// queue, and so the rate, grow by only a third a second (docs/findings.md, 61).
+    pub(super) fn delivery_rate(&mut self, now: SimTime) -> u64 {
+        let since = self.first_unchoked_at.unwrap_or(now);
+        self.from_them.rate_since(now, since)
     }
 
     /// Bytes per second the neighbour has downloaded since we connected, judged from

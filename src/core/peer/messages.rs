@@ -37,6 +37,7 @@ impl Peer {
     fn on_unchoke(&mut self, now: SimTime, conn: ConnId) {
         if let Some(c) = self.conns.get_mut(conn) {
             c.peer_choking = false;
+            c.first_unchoked_at.get_or_insert(now);
         }
         self.request_more(now, conn);
     }

@@ -349,14 +349,13 @@ impl Peer {
     /// arrive a minute later, long after others fetched them, and a seed would send the
     /// same chunks over and over. Never fewer than two (unless a fixed `pipeline` says
     /// so), so the next block is asked for while one is arriving.
+    ///
+    /// The rate is [`Conn::delivery_rate`], counted from the neighbour's first unchoke.
     fn pipeline_depth(&mut self, now: SimTime, conn: ConnId) -> usize {
         let policy = self.cfg.policy.pipeline;
         let rate = match policy {
             Pipeline::Fixed(_) => 0,
-            Pipeline::Auto => self
-                .conns
-                .get_mut(conn)
-                .map_or(0, |c| c.from_them.rate(now)),
+            Pipeline::Auto => self.conns.get_mut(conn).map_or(0, |c| c.delivery_rate(now)),
         };
         let pipeline = u64::from(policy.wire_blocks(rate));
         let block = u64::from(self.cfg.geometry.block_len().max(1));
@@ -549,7 +548,7 @@ impl Peer {
     fn order_and_budget(&mut self, now: SimTime, conn: ConnId) -> Option<(u64, u64)> {
         let policy = self.cfg.policy.pipeline;
         let c = self.conns.get_mut(conn)?;
-        let rate = c.from_them.rate(now);
+        let rate = c.delivery_rate(now);
         let budget = u64::from(policy.wire_blocks(rate)) * u64::from(WIRE_BLOCK_LEN);
         let on_order: u64 = c.requested.iter().map(|r| u64::from(r.len)).sum();
         let Some(head) = c.requested.first() else {
