@@ -10,7 +10,8 @@
 //! 3); `REAL_SWARM_KEEP=1` keeps the run folders (spec.json, the driver's report and
 //! log); `REAL_SWARM_TRACE=1` keeps them with a `trace.jsonl` of every connection (who
 //! chokes whom, rates, every 2 s), which `benches/real_swarm/trace_summary.py RUN_DIR`
-//! sums up by group. The simulated figures come from the simulator at run time with the
+//! sums up by group, and writes the simulated run's trace in the same form beside them
+//! (`SCENARIO/sim`, see `real_swarm/sim_trace.rs`). The simulated figures come from the simulator at run time with the
 //! scenario's seed; for scale, the bench also prints the simulated means over
 //! [`SIM_REPLICATES`] replicate seeds (which redraw the join times).
 //!
@@ -19,6 +20,8 @@
 
 #[path = "real_swarm/harness.rs"]
 mod harness;
+#[path = "real_swarm/sim_trace.rs"]
+mod sim_trace;
 
 use harness::{Figures, RealRun};
 use std::path::{Path, PathBuf};
@@ -216,6 +219,11 @@ fn compare(path: &Path, opts: &Options, dir: &Path) -> Result<(), String> {
         scenario.peer_count()
     );
     println!("   {}", scenario.description);
+    if opts.trace {
+        let sim_dir = dir.join(&scenario.name).join("sim");
+        sim_trace::write(&scenario, seed, &sim_dir)
+            .map_err(|e| format!("{} simulated trace: {e}", scenario.name))?;
+    }
     let mut real = Vec::with_capacity(opts.runs);
     for k in 0..opts.runs {
         let run_dir = dir.join(&scenario.name).join(format!("run-{k}"));

@@ -5,7 +5,8 @@ simulation differ.
 Usage: trace_summary.py RUN_DIR [WINDOW_S]
 
 RUN_DIR is a run folder kept by `REAL_SWARM_TRACE=1 cargo bench --bench real_swarm`
-(it holds spec.json and trace.jsonl, see libtorrent_swarm.py's Trace). For each window
+(it holds spec.json and trace.jsonl, see libtorrent_swarm.py's Trace), or the `sim`
+folder beside the runs, the simulation traced alike (sim_trace.rs). For each window
 (default 4 s) it prints, per sending group, the payload rate to each receiving group
 (libtorrent's own smoothed estimates, kB/s, averaged over the trace instants in the
 window), the group's upload as a share of its limits, and the mean number of its

@@ -86,4 +86,10 @@ pub trait Observer {
     fn disconnected(&mut self, now: SimTime, dialler: PeerIndex, dialled: PeerIndex) {
         let _ = (now, dialler, dialled);
     }
+    /// Peer `by` choked (`choked`) or unchoked `peer`: the decision, when its message
+    /// is sent. For observers that study who serves whom (the real-swarm bench traces
+    /// it); the simulator reports it, the result files do not use it.
+    fn choke_changed(&mut self, now: SimTime, by: PeerIndex, peer: PeerIndex, choked: bool) {
+        let _ = (now, by, peer, choked);
+    }
 }

@@ -24,6 +24,8 @@ pub(crate) struct Log {
     pub failed: u64,
     /// (time, by, banned).
     pub bans: Vec<(SimTime, PeerIndex, PeerIndex)>,
+    /// (time, by, peer, choked).
+    pub chokes: Vec<(SimTime, PeerIndex, PeerIndex, bool)>,
 }
 
 impl Observer for Log {
@@ -52,6 +54,9 @@ impl Observer for Log {
     }
     fn peer_banned(&mut self, now: SimTime, by: PeerIndex, banned: PeerIndex) {
         self.bans.push((now, by, banned));
+    }
+    fn choke_changed(&mut self, now: SimTime, by: PeerIndex, peer: PeerIndex, choked: bool) {
+        self.chokes.push((now, by, peer, choked));
     }
 }
 
@@ -131,6 +136,28 @@ fn every_leecher_of_a_small_flash_crowd_completes() {
     assert_eq!(log.completed.len(), 20);
     let makespan = log.completed.iter().map(|c| c.0).max().unwrap();
     eprintln!("makespan {makespan} events {}", out.events);
+}
+
+#[test]
+fn chokes_are_reported_and_blocks_follow_an_unchoke() {
+    let s = flash_crowd(20, 8, BlockSize::Bytes(Bytes(16 << 10)));
+    let (_, log) = run(&s, 1);
+    // Every pair that traded had been unchoked by its sender first (the direction of
+    // the report is the sender's); peers do choke, too.
+    let mut first_unchoke = std::collections::BTreeMap::new();
+    for &(t, by, peer, choked) in &log.chokes {
+        if !choked {
+            first_unchoke.entry((by, peer)).or_insert(t);
+        }
+    }
+    assert!(log.chokes.iter().any(|c| c.3), "no choke was reported");
+    for &(t, from, to) in &log.deliveries {
+        let since = first_unchoke.get(&(from, to));
+        assert!(
+            since.is_some_and(|&u| u <= t),
+            "{from} sent to {to} at {t} before unchoking it"
+        );
+    }
 }
 
 /// Bytes each peer moved in each one-second interval, from the flow segments.

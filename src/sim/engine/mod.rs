@@ -563,6 +563,10 @@ impl<'s, O: Observer> Simulation<'s, O> {
         // Only chokes wait behind a block: for anything else the flow is not looked up
         // (a HAVE to fifty neighbours would otherwise touch fifty flows).
         let chokes = matches!(msg, Message::Choke | Message::Unchoke);
+        if chokes {
+            let choked = matches!(msg, Message::Choke);
+            self.obs.choke_changed(self.now, p, to, choked);
+        }
         let sending = || {
             link.flows[direction]
                 .and_then(|f| self.net.flow(f))
