@@ -28,8 +28,8 @@ pub(super) struct Conn {
     pub(super) am_interested: bool,
     pub(super) peer_choking: bool,
     pub(super) peer_interested: bool,
-    /// When it first unchoked us: an automatic pipeline measures its rate from then,
-    /// not from the connection's start (see `Peer::pipeline_depth`).
+    /// When it first unchoked us: request queues are sized by its rate from then, not
+    /// from the connection's start ([`Conn::delivery_rate`]).
     pub(super) first_unchoked_at: Option<SimTime>,
     /// Pieces the neighbour has.
     pub(super) remote: Bitfield,
