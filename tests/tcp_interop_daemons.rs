@@ -202,20 +202,11 @@ impl Transmission {
         let started = Instant::now();
         let mut p = spawn(cmd, dir, name);
         let mut unchoked = None;
-        let status = loop {
-            if let Some(status) = p.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "{name} did not finish within {limit:?}; its stderr:\n{}",
-                p.stderr_text()
-            );
+        let status = p.wait_watching(limit, Duration::from_millis(100), || {
             if unchoked.is_none() && self.uploading() {
                 unchoked = Some(started.elapsed());
             }
-            std::thread::sleep(Duration::from_millis(100));
-        };
+        });
         let total = started.elapsed();
         let stdout = fs::read_to_string(dir.join(format!("{name}.out"))).unwrap_or_default();
         Download {

@@ -8,7 +8,8 @@
 //! the blocks delivered over the last 2 s (libtorrent's are smoothed estimates), and
 //! interest is not observed, so an unchoked neighbour counts as interested
 //! (trace_summary.py counts a slot as unchoked and interested): a neighbour left
-//! unchoked after it lost interest is counted as holding a slot.
+//! unchoked after it lost interest is counted as holding a slot. Requests and
+//! optimistic unchokes are not recorded: those fields are `null`, not zero.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -134,11 +135,11 @@ impl State {
                         "they_choke": they_choke,
                         "we_interested": !they_choke,
                         "they_interested": !we_choke,
-                        "optimistic": false,
+                        "optimistic": null,
                         "up": up.round(),
                         "down": down.round(),
-                        "requests_out": 0,
-                        "requests_in": 0,
+                        "requests_out": null,
+                        "requests_in": null,
                     })
                 })
                 .collect();
@@ -155,13 +156,18 @@ pub fn write(scenario: &Scenario, seed: u64, dir: &Path) -> Result<(), String> {
     fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let sim = Simulation::new(scenario, seed, Tracer::default()).map_err(|e| e.to_string())?;
     let (_, tracer) = sim.run(|_| {});
-    let peers: Vec<serde_json::Value> = tracer
+    // Indexed by peer, as the trace's `peer` and `remote` are; a peer that never joined
+    // (the run stopped first) appears in no trace line and gets a null entry.
+    let count = tracer
         .peers
-        .values()
-        .map(|&(g, upload)| {
-            serde_json::json!({"group": scenario.groups[g].name, "upload_bytes_per_s": upload})
-        })
-        .collect();
+        .keys()
+        .next_back()
+        .map_or(0, |&p| p as usize + 1);
+    let mut peers = vec![serde_json::Value::Null; count];
+    for (&p, &(g, upload)) in &tracer.peers {
+        peers[p as usize] =
+            serde_json::json!({"group": scenario.groups[g].name, "upload_bytes_per_s": upload});
+    }
     let spec = serde_json::json!({"peers": peers});
     fs::write(dir.join("spec.json"), spec.to_string()).map_err(|e| e.to_string())?;
     let path = dir.join("trace.jsonl");

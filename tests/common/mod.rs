@@ -44,6 +44,17 @@ pub struct Proc {
 impl Proc {
     /// Waits for the process to exit, at most `limit`; kills it and panics if it does not.
     pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        self.wait_watching(limit, Duration::from_millis(50), || {})
+    }
+
+    /// [`Self::wait`], calling `watch` every `every` while the process runs (to sample
+    /// something outside it, such as what a daemon it talks to reports).
+    pub fn wait_watching(
+        &mut self,
+        limit: Duration,
+        every: Duration,
+        mut watch: impl FnMut(),
+    ) -> ExitStatus {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -58,7 +69,8 @@ impl Proc {
                     self.stderr_text()
                 );
             }
-            std::thread::sleep(Duration::from_millis(50));
+            watch();
+            std::thread::sleep(every);
         }
     }
 
