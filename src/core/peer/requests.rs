@@ -10,6 +10,7 @@
 //! whoever has them, under strict priority — so in either mode a piece may come from
 //! several senders.
 
+use super::conn::Conn;
 use super::messages::MAX_WITHDRAWN;
 use super::{CloseReason, Message, Output, Peer};
 use crate::core::config::Pipeline;
@@ -367,12 +368,18 @@ impl Peer {
     /// mode takes over what other senders hold beyond their budgets while `conn` has
     /// room in bytes ([`Self::takeover_block`]).
     pub(super) fn request_more(&mut self, now: SimTime, conn: ConnId) {
+        // Most calls (a HAVE from a neighbour that chokes us) end here: before the depth's
+        // rate arithmetic.
+        let may_ask = |c: &Conn| !c.peer_choking && c.am_interested;
+        if !self.conns.get(conn).is_some_and(may_ask) {
+            return;
+        }
         let pipeline = self.pipeline_depth(now, conn);
         loop {
             let Some(c) = self.conns.get(conn) else {
                 return;
             };
-            if c.peer_choking || !c.am_interested {
+            if !may_ask(c) {
                 return;
             }
             // A connection whose requests are all out may still have room in bytes (in
