@@ -151,13 +151,43 @@ impl<E> EventQueue<E> {
         self.place(i, entry);
     }
 
+    /// Fills the hole at the root with `last` (the heap's former last leaf): the hole
+    /// goes down to a leaf along the earliest children, then `last` rises from there.
+    /// A leaf taken from the bottom nearly always belongs near the bottom, so this skips
+    /// most of the comparisons with it a plain sift-down makes (Floyd's trick, as in the
+    /// standard library's `BinaryHeap::pop`). The pop order is the same: every entry's
+    /// (time, sequence) is unique, so the order is total.
+    fn refill_root(&mut self, last: Entry) {
+        let len = self.heap.len();
+        let mut hole = 0;
+        loop {
+            let first = ARITY * hole + 1;
+            if first >= len {
+                break;
+            }
+            let mut child = first;
+            for c in first + 1..(first + ARITY).min(len) {
+                if self.heap[c].before(&self.heap[child]) {
+                    child = c;
+                }
+            }
+            let moved = self.heap[child];
+            self.place(hole, moved);
+            hole = child;
+        }
+        self.heap[hole] = last;
+        self.sift_up(hole);
+    }
+
     /// Takes the entry at heap index `i` out, keeping the heap ordered.
     fn remove_at(&mut self, i: usize) -> Entry {
         let removed = self.heap[i];
         let (table, n) = removed.key.table();
         self.positions[table][n] = ABSENT;
         let last = self.heap.pop().unwrap_or(removed);
-        if i < self.heap.len() {
+        if i == 0 && !self.heap.is_empty() {
+            self.refill_root(last);
+        } else if i < self.heap.len() {
             self.heap[i] = last;
             // The last leaf may belong above or below the hole it fills.
             if i > 0 && last.before(&self.heap[(i - 1) / ARITY]) {

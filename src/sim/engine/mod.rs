@@ -591,7 +591,10 @@ impl<'s, O: Observer> Simulation<'s, O> {
         if self.outbox.is_empty() {
             return;
         }
-        self.outbox.sort_by_key(|(t, _)| *t);
+        // Usually sorted already (one latency per link, and one link per drain).
+        if !self.outbox.is_sorted_by_key(|(t, _)| *t) {
+            self.outbox.sort_by_key(|(t, _)| *t);
+        }
         // Drained in place, so the outbox keeps its capacity from event to event.
         let mut items = self.outbox.drain(..).peekable();
         while let Some((at, first)) = items.next() {
