@@ -63,20 +63,11 @@ fn real_runs(scenario: &Scenario, count: usize) -> Vec<RealRun> {
     })
 }
 
-/// The mean of one group's mean download time over the real runs.
-fn real_mean(runs: &[RealRun], group: usize) -> f64 {
+/// One group's mean download time averaged over runs (real or simulated), each of which
+/// must have completed every leecher.
+fn group_mean<'a>(runs: impl Iterator<Item = &'a Figures>, group: usize) -> f64 {
     let means: Vec<f64> = runs
-        .iter()
-        .map(|r| r.figures.group_means[group].expect("every leecher completed"))
-        .collect();
-    means.iter().sum::<f64>() / means.len() as f64
-}
-
-/// One group's mean download time averaged over the simulated replicates.
-fn sim_mean(replicates: &[Figures], group: usize) -> f64 {
-    let means: Vec<f64> = replicates
-        .iter()
-        .map(|f| f.group_means[group].expect("every simulated leecher completed"))
+        .map(|f| f.group_means[group].expect("every leecher completed"))
         .collect();
     means.iter().sum::<f64>() / means.len() as f64
 }
@@ -97,8 +88,8 @@ fn assert_sim_agrees_with_libtorrent(file: &str, runs: usize) {
         if g.role == Role::Seed {
             continue;
         }
-        let sim_mean = sim_mean(&replicates, gi);
-        let real = real_mean(&runs, gi);
+        let sim_mean = group_mean(replicates.iter(), gi);
+        let real = group_mean(runs.iter().map(|r| &r.figures), gi);
         let each: Vec<String> = runs
             .iter()
             .map(|r| format!("{:.2}", r.figures.group_means[gi].unwrap_or(f64::NAN)))
