@@ -126,21 +126,23 @@ impl<E> EventQueue<E> {
         self.place(i, entry);
     }
 
+    /// The child of heap node `i` that pops first, if `i` has children.
+    fn earliest_child(&self, i: usize) -> Option<usize> {
+        let first = ARITY * i + 1;
+        let end = (first + ARITY).min(self.heap.len());
+        (first..end).reduce(|best, c| {
+            if self.heap[c].before(&self.heap[best]) {
+                c
+            } else {
+                best
+            }
+        })
+    }
+
     /// Moves the entry at `i` towards the leaves until it pops before both children.
     fn sift_down(&mut self, mut i: usize) {
         let entry = self.heap[i];
-        let len = self.heap.len();
-        loop {
-            let first = ARITY * i + 1;
-            if first >= len {
-                break;
-            }
-            let mut child = first;
-            for c in first + 1..(first + ARITY).min(len) {
-                if self.heap[c].before(&self.heap[child]) {
-                    child = c;
-                }
-            }
+        while let Some(child) = self.earliest_child(i) {
             if !self.heap[child].before(&entry) {
                 break;
             }
@@ -158,19 +160,8 @@ impl<E> EventQueue<E> {
     /// standard library's `BinaryHeap::pop`). The pop order is the same: every entry's
     /// (time, sequence) is unique, so the order is total.
     fn refill_root(&mut self, last: Entry) {
-        let len = self.heap.len();
         let mut hole = 0;
-        loop {
-            let first = ARITY * hole + 1;
-            if first >= len {
-                break;
-            }
-            let mut child = first;
-            for c in first + 1..(first + ARITY).min(len) {
-                if self.heap[c].before(&self.heap[child]) {
-                    child = c;
-                }
-            }
+        while let Some(child) = self.earliest_child(hole) {
             let moved = self.heap[child];
             self.place(hole, moved);
             hole = child;
