@@ -5,7 +5,9 @@
 //! check — the handshake's protocol string, info hash, and that we did not dial
 //! ourselves, within [`HALF_OPEN_TIMEOUT`] — and decodes frames with the bounded
 //! [`wire::Decoder`]. It waits for upload tokens before it writes a block and for
-//! download tokens after it reads, so TCP's own flow control slows the sender. In a
+//! download tokens after it reads, so TCP's own flow control slows the sender; the
+//! tokens are reserved first come, first served, so the connections of a peer share its
+//! limits in turns. In a
 //! laboratory swarm a delay line holds each incoming message for the link's latency.
 //! What the messages mean is the peer loop's business ([`super::host`]).
 
@@ -269,7 +271,7 @@ async fn read_loop(mut rd: OwnedReadHalf, sh: &Shared, inbox: &Inbox<'_>) -> Dro
             Ok(Ok(n)) => n,
         };
         if limited {
-            throttle(&sh.download, sh.clock, n as u64).await;
+            wait_until(reserve(&sh.download, sh.clock, n as u64)).await;
         }
         buf.extend_from_slice(&scratch[..n]);
         // The decoder refuses an oversize length prefix before its body is buffered, so
@@ -299,11 +301,19 @@ async fn write_loop(
     events: &mpsc::Sender<Event>,
 ) -> DropReason {
     let mut pieces: VecDeque<(BlockRef, Vec<u8>)> = VecDeque::new();
+    // When the front block may go. Its tokens are reserved once, as it reaches the
+    // front, so the control messages written meanwhile do not cost it its turn among
+    // the connections sharing the upload bucket.
+    let mut front_due: Option<tokio::time::Instant> = None;
     loop {
-        let front_len = pieces.front().map(|(_, b)| b.len() as u64);
-        let tokens = async move {
-            match front_len {
-                Some(n) => throttle(&sh.upload, sh.clock, n).await,
+        if front_due.is_none()
+            && let Some((_, bytes)) = pieces.front()
+        {
+            front_due = Some(reserve(&sh.upload, sh.clock, bytes.len() as u64));
+        }
+        let turn = async move {
+            match front_due {
+                Some(at) => wait_until(at).await,
                 None => std::future::pending::<()>().await,
             }
         };
@@ -318,16 +328,17 @@ async fn write_loop(
                     Ok(())
                 }
             },
-            // `throttle` takes the tokens only as it completes: a cancelled wait (a
-            // control message came first) took none.
-            () = tokens => match pieces.pop_front() {
-                Some((block, bytes)) => match wr.write_all(&bytes).await {
-                    Ok(()) => match events.send(Event::Sent { token, block }).await {
-                        Ok(()) => Ok(()),
-                        Err(_) => return DropReason::SessionEnded,
-                    },
-                    Err(e) => Err(e),
-                },
+            () = turn => match pieces.pop_front() {
+                Some((block, bytes)) => {
+                    front_due = None;
+                    match wr.write_all(&bytes).await {
+                        Ok(()) => match events.send(Event::Sent { token, block }).await {
+                            Ok(()) => Ok(()),
+                            Err(_) => return DropReason::SessionEnded,
+                        },
+                        Err(e) => Err(e),
+                    }
+                }
                 None => Ok(()),
             },
         };
@@ -337,18 +348,22 @@ async fn write_loop(
     }
 }
 
-/// Waits until `bucket` grants `n` bytes.
-async fn throttle(bucket: &Mutex<TokenBucket>, clock: Clock, n: u64) {
-    loop {
-        let r = bucket
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take(clock.micros(), n);
-        match r {
-            Ok(()) => return,
-            Err(wait) => {
-                tokio::time::sleep(Duration::from_micros(wait.clamp(1_000, 1_000_000))).await
-            }
-        }
+/// Reserves `n` bytes of `bucket` and returns when they may go. Connections sharing the
+/// bucket are served in the order they reserve ([`TokenBucket::reserve`]).
+fn reserve(bucket: &Mutex<TokenBucket>, clock: Clock, n: u64) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    let wait = bucket
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .reserve(clock.micros(), n);
+    now + Duration::from_micros(wait)
+}
+
+/// Sleeps until `at`, without a trip through the timer when it has passed (tokio's
+/// timer ticks once a millisecond: an unlimited connection must not wait for a tick
+/// per block).
+async fn wait_until(at: tokio::time::Instant) {
+    if at > tokio::time::Instant::now() {
+        tokio::time::sleep_until(at).await;
     }
 }
