@@ -3,12 +3,11 @@
 //!
 //! * every shipped scenario and a strategy swarm of our own (skewed uploads, a
 //!   PropShare majority, a well-provisioned strategic minority): mean download time and
-//!   makespan, averaged over [`SEEDS`] (or [`MANY_SEEDS`]), within [`TOLERANCE`] of block mode's. Where this
-//!   does not hold yet the test is `#[ignore]`d with what it measures (docs/findings.md
-//!   has the figures and what was tried);
-//! * the strategy swarm's strategic group, BitTyrant against PropShare: where block
-//!   mode's 95 % interval on the paired difference excludes zero, fast mode's difference
-//!   has the same sign.
+//!   makespan, averaged over [`SEEDS`] (or [`MANY_SEEDS`]), within [`TOLERANCE`] of
+//!   block mode's (docs/findings.md has the figures and what was tried on the way);
+//! * the strategy swarm's strategic group, random unchoking against tit-for-tat for the
+//!   whole swarm: block mode's 95 % interval on the paired difference excludes zero,
+//!   and fast mode's difference has the same sign.
 //!
 //! Both modes run the same seeds, so they draw the same peers (capacities, join times):
 //! what differs is only the granularity of events. Run with `--release`.
@@ -167,26 +166,20 @@ macro_rules! shipped_scenarios_agree {
     )*};
 }
 
-// The claim does not hold yet on the ignored ones (docs/findings.md, entries 57, 62,
-// 67 and 69); `cargo test --release --test fidelity
-// -- --ignored` runs them.
+// Every one holds since fast mode's runs are capped at half a sender's budget
+// (docs/findings.md, entry 75; entries 57, 62, 67 and 69 have what came before).
 shipped_scenarios_agree! {
     fast_mode_agrees_with_blocks_on_flash_crowd => "flash-crowd.toml" over SEEDS,
     fast_mode_agrees_with_blocks_on_steady_state => "steady-state.toml" over SEEDS,
-    #[ignore = "fails: fast mode's makespan is 8.3 % shorter; with peers staying once complete, -1.4 % / -1.4 % over 8 seeds"]
     fast_mode_agrees_with_blocks_on_sweep_example => "sweep-example.toml" over SEEDS,
     fast_mode_agrees_with_blocks_on_heterogeneous => "heterogeneous.toml" over SEEDS,
     fast_mode_agrees_with_blocks_on_free_riders => "free-riders.toml" over MANY_SEEDS,
-    #[ignore = "fails: fast mode's mean download is 19.8 % longer over 16 seeds"]
     fast_mode_agrees_with_blocks_on_bittyrant_minority => "bittyrant-minority.toml" over MANY_SEEDS,
-    #[ignore = "fails: fast mode's mean download is 15.8 % longer over 16 seeds"]
     fast_mode_agrees_with_blocks_on_bittyrant_minority_propshare => "bittyrant-minority-propshare.toml" over MANY_SEEDS,
-    #[ignore = "fails: fast mode's mean download is 9.5 % and its makespan 10.3 % longer"]
     fast_mode_agrees_with_blocks_on_bittyrant_skewed => "bittyrant-skewed.toml" over SEEDS,
 }
 
 #[test]
-#[ignore = "fails: fast mode's mean download is 7.5 % longer"]
 fn fast_mode_agrees_with_blocks_on_a_skewed_strategy_swarm() {
     let s = Scenario::from_str_named(SKEWED, "skewed.toml").expect("parses");
     assert_modes_agree("skewed strategy swarm", &s, SEEDS);

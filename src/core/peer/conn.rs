@@ -41,7 +41,7 @@ pub(super) struct Conn {
     pub(super) requested: Vec<BlockRef>,
     /// Since when the first of `requested` has been on its way: the last delivery, or
     /// the request itself if the connection was idle (fast mode's estimate of how far
-    /// the sender has got; see `Peer::takeover_block`).
+    /// the sender has got, for the bytes still on order; see `Peer::run_cap`).
     pub(super) head_since: SimTime,
     /// Requests we withdrew (cancel, choke) whose blocks may still arrive.
     pub(super) withdrawn: VecDeque<BlockRef>,

@@ -4,7 +4,8 @@
 //!
 //! A piece in progress is tracked grain by grain (16 KiB wire blocks; see
 //! [`Geometry`](crate::core::Geometry)). A request is a run of grains: one with 16 KiB
-//! blocks, up to a chunk in fast mode. A delivery is the whole run or a prefix of it (the
+//! blocks; in fast mode up to a chunk, and no more than half of what 16 KiB requests
+//! would keep on order at that sender (`Peer::run_cap`). A delivery is the whole run or a prefix of it (the
 //! sender was choked or the request cancelled: it stopped at a grain boundary); the
 //! grains that arrived are kept and the rest go back to the pool, to be fetched from
 //! whoever has them, under strict priority — so in either mode a piece may come from
@@ -364,9 +365,9 @@ impl Peer {
         usize::try_from(by_bytes.max(2).min(pipeline)).unwrap_or(usize::MAX)
     }
 
-    /// Keeps up to [`Self::pipeline_depth`] requests outstanding on `conn`, and in fast
-    /// mode takes over what other senders hold beyond their budgets while `conn` has
-    /// room in bytes ([`Self::takeover_block`]).
+    /// Keeps up to [`Self::pipeline_depth`] requests outstanding on `conn`; in fast mode
+    /// runs of grains no longer than [`Self::run_cap`] allows, so that the bytes on order
+    /// are those 16 KiB requests would have there.
     pub(super) fn request_more(&mut self, now: SimTime, conn: ConnId) {
         // Most calls (a HAVE from a neighbour that chokes us) end here: before the depth's
         // rate arithmetic.
@@ -382,16 +383,13 @@ impl Peer {
             if !may_ask(c) {
                 return;
             }
-            // A connection whose requests are all out may still have room in bytes (in
-            // fast mode a fast one does, its budget being several chunks): with 16 KiB
-            // requests it would go on asking, for the grains other senders hold
-            // beyond their budgets.
-            let next = if c.requested.len() < pipeline {
-                self.next_block(now, conn)
-            } else {
-                self.takeover_block(now, conn)
-            };
-            let Some(block) = next else {
+            if c.requested.len() >= pipeline {
+                return;
+            }
+            let Some(block) = self
+                .run_cap(now, conn)
+                .and_then(|cap| self.next_block(conn, cap))
+            else {
                 return;
             };
             if let Some(c) = self.conns.get_mut(conn) {
@@ -404,15 +402,33 @@ impl Peer {
         }
     }
 
-    /// The next run of grains to ask `conn` for: missing grains of a started piece first
-    /// (strict priority), then in fast mode the part of another sender's run beyond what
-    /// 16 KiB requests would have on order there ([`Self::takeover_block`]), else the
-    /// start of a new piece from the picker, else (endgame) grains already requested
-    /// elsewhere. A run is at most one request's worth
-    /// ([`Geometry::grains_per_request`](crate::core::Geometry::grains_per_request)).
-    fn next_block(&mut self, now: SimTime, conn: ConnId) -> Option<BlockRef> {
+    /// The longest run of grains to ask `conn` for now: one grain with 16 KiB blocks; in
+    /// fast mode half of what 16 KiB requests would keep on order there (its budget:
+    /// [`Pipeline::wire_blocks`] at its measured rate), at most a request's worth, and
+    /// nothing while the budget is on order and two runs are out. Half, so that the next
+    /// run is asked for while one arrives, as 16 KiB requests are. A sender then holds
+    /// no more of a piece than it would with 16 KiB requests, and the rest of the piece
+    /// goes to whichever connection has room next (docs/design.md, "Blocks and grains").
+    fn run_cap(&mut self, now: SimTime, conn: ConnId) -> Option<usize> {
+        let max = self.cfg.geometry.grains_per_request() as usize;
+        if max <= 1 {
+            return Some(1);
+        }
+        let grain = u64::from(self.cfg.geometry.grain_len().max(1));
+        let (on_order, budget) = self.order_and_budget(now, conn)?;
+        let runs_out = self.conns.get(conn)?.requested.len();
+        if on_order >= budget && runs_out >= 2 {
+            return None;
+        }
+        let half = usize::try_from(budget / 2 / grain).unwrap_or(usize::MAX);
+        Some(half.clamp(1, max))
+    }
+
+    /// The next run of grains, at most `cap` long, to ask `conn` for: missing grains of
+    /// a started piece first (strict priority), else the start of a new piece from the
+    /// picker, else (endgame) grains already requested elsewhere.
+    fn next_block(&mut self, conn: ConnId, cap: usize) -> Option<BlockRef> {
         let geometry = self.cfg.geometry;
-        let max = geometry.grains_per_request() as usize;
         let c = self.conns.get(conn)?;
         for partial in self.partials.iter_mut() {
             if !c.remote.get(partial.piece) {
@@ -420,17 +436,13 @@ impl Peer {
             }
             let missing = |g| g == GrainState::Missing;
             if let Some(first) = partial.grains.iter().position(|&g| missing(g)) {
-                let count = partial.run_from(first, max, missing);
+                let count = partial.run_from(first, cap, missing);
                 for g in &mut partial.grains[first..first + count] {
                     *g = GrainState::Requested(1);
                 }
                 return Some(geometry.grain_run(partial.piece, narrow(first), narrow(count)));
             }
         }
-        if let Some(tail) = self.takeover_block(now, conn) {
-            return Some(tail);
-        }
-        let c = self.conns.get(conn)?;
         let ctx = PickContext {
             remote: &c.remote,
             wanted: &self.wanted,
@@ -440,10 +452,7 @@ impl Peer {
             self.wanted.clear(piece);
             self.picker.unwant(piece);
             let mut grains = vec![GrainState::Missing; geometry.grains_in(piece) as usize];
-            // A new piece is asked of one sender half at a time (runs of grains): the rest
-            // goes to whoever has room next, as 16 KiB requests spread a piece over the
-            // connections with room (docs/design.md, "Blocks and grains").
-            let count = max.min(grains.len().div_ceil(2)).max(1);
+            let count = cap.min(grains.len()).max(1);
             for g in &mut grains[..count] {
                 *g = GrainState::Requested(1);
             }
@@ -460,92 +469,6 @@ impl Peer {
             return None;
         }
         self.endgame_block(conn)
-    }
-
-    /// Fast mode's stand-in for how 16 KiB requests spread a piece: with them a sender
-    /// has only [`Pipeline::wire_blocks`] blocks on order (a few seconds at its rate),
-    /// and the rest of the piece is requested from whichever connection has room first.
-    /// A run asks one sender for up to a chunk, so the part of another connection's
-    /// runs beyond its budget is, in block mode's terms, not on order yet: `conn`, which
-    /// has room, takes over the tail of the longest such excess (a cancel at the other
-    /// sender, the same grains asked of `conn`). Nothing in block mode, where every
-    /// request is one grain.
-    ///
-    /// How far a sender has got is estimated from its rate since its current run
-    /// started ([`Conn::head_since`]) — the grains reported arrived, if more. If the
-    /// cancel reaches it after it passed the cut, it stops at the next grain boundary
-    /// and the overlap is cancelled at `conn` (`cancel_duplicates`).
-    fn takeover_block(&mut self, now: SimTime, conn: ConnId) -> Option<BlockRef> {
-        let geometry = self.cfg.geometry;
-        let max = u64::from(geometry.grains_per_request());
-        if max <= 1 {
-            return None;
-        }
-        let grain = u64::from(geometry.grain_len());
-        // Room: what `conn` has on order, against its own budget; 16 KiB requests
-        // would ask for nothing more while it has none.
-        let room = {
-            let (on_order, budget) = self.order_and_budget(now, conn)?;
-            budget.saturating_sub(on_order)
-        };
-        if room == 0 {
-            return None;
-        }
-        // (connection, grains to take) with the largest excess.
-        let mut best: Option<(ConnId, u64)> = None;
-        for id in self.conns.slot_ids() {
-            let Some(last_len) = self.takeable_run(conn, id) else {
-                continue;
-            };
-            // Whole grains of the last run only (the excess lies at the end of the
-            // sender's queue); a run's last grain may be short.
-            let most = last_len.div_ceil(grain).min(max);
-            if best.is_some_and(|(_, n)| most <= n) {
-                continue; // cannot beat the best so far: skip the budget's arithmetic
-            }
-            let Some((on_order, budget)) = self.order_and_budget(now, id) else {
-                continue;
-            };
-            let take = (on_order.saturating_sub(budget) / grain).min(most);
-            if take > 0 && best.is_none_or(|(_, n)| take > n) {
-                best = Some((id, take));
-                if take == max {
-                    break; // nobody can take more: the first such connection wins
-                }
-            }
-        }
-        let (id, take) = best?;
-        let s = self.conns.get_mut(id)?;
-        let n = s.requested.len();
-        let last = &mut s.requested[n - 1];
-        let grains = u64::from(last.len).div_ceil(grain);
-        let kept = u32::try_from((grains - take) * grain).unwrap_or(u32::MAX);
-        let tail = BlockRef {
-            piece: last.piece,
-            offset: last.offset + kept,
-            len: last.len - kept,
-        };
-        last.len = kept;
-        if kept == 0 {
-            s.requested.pop();
-        }
-        s.withdrawn.push_back(tail);
-        if s.withdrawn.len() > MAX_WITHDRAWN {
-            s.withdrawn.pop_front();
-        }
-        self.send(id, Message::Cancel(tail));
-        Some(tail)
-    }
-
-    /// The length of `from`'s last run, if `conn` may take over part of it: another
-    /// connection, unchoked, whose last run is of a piece `conn`'s neighbour has and
-    /// overlaps none of `conn`'s requests (endgame).
-    fn takeable_run(&self, conn: ConnId, from: ConnId) -> Option<u64> {
-        let c = self.conns.get(conn)?;
-        let s = self.conns.get(from).filter(|_| from != conn)?;
-        let last = s.requested.last().filter(|_| !s.peer_choking)?;
-        let mine = c.requested.iter().any(|r| overlaps(r, last));
-        (c.remote.get(last.piece) && !mine).then_some(u64::from(last.len))
     }
 
     /// Bytes on order at `conn` not yet arrived, and the bytes 16 KiB requests would

@@ -644,7 +644,7 @@ fn requests_from_two_senders(block_kib: u64) -> (Vec<Message>, Vec<Message>) {
 }
 
 #[test]
-fn in_fast_mode_a_sender_with_room_takes_over_the_tail_beyond_anothers_budget() {
+fn in_fast_mode_a_sender_is_asked_for_its_budget_and_the_rest_of_the_piece_goes_elsewhere() {
     let (to_a, to_b) = requests_from_two_senders(256);
     let piece = match to_a.first() {
         Some(Message::Request(r)) => r.piece,
@@ -655,24 +655,22 @@ fn in_fast_mode_a_sender_with_room_takes_over_the_tail_beyond_anothers_budget() 
         offset: offset << 10,
         len: kib << 10,
     };
-    // a was asked for the whole chunk (two runs of half), 64 KiB beyond its 192 KiB.
+    // a's budget is 192 KiB: two runs of half of it, as 16 KiB requests would have
+    // twelve blocks on order there; nothing is cancelled.
     assert_eq!(
         to_a,
-        vec![
-            Message::Request(run(0, 128)),
-            Message::Request(run(128, 128)),
-            Message::Cancel(run(192, 64)),
-        ]
+        vec![Message::Request(run(0, 96)), Message::Request(run(96, 96))]
     );
+    // b, unchoking next, gets the rest of that piece first (strict priority).
     assert_eq!(
         to_b.first(),
         Some(&Message::Request(run(192, 64))),
-        "b takes the tail"
+        "b gets the rest of the piece"
     );
 }
 
 #[test]
-fn with_16_kib_blocks_nothing_is_taken_over() {
+fn with_16_kib_blocks_a_sender_is_asked_for_its_pipeline() {
     let (to_a, to_b) = requests_from_two_senders(16);
     assert!(
         to_a.iter().all(|m| matches!(m, Message::Request(_))),
