@@ -5,11 +5,11 @@
 //! A piece in progress is tracked grain by grain (16 KiB wire blocks; see
 //! [`Geometry`](crate::core::Geometry)). A request is a run of grains: one with 16 KiB
 //! blocks; in fast mode up to a chunk, and no more than half of what 16 KiB requests
-//! would keep on order at that sender (`Peer::run_cap`). A delivery is the whole run or a prefix of it (the
-//! sender was choked or the request cancelled: it stopped at a grain boundary); the
-//! grains that arrived are kept and the rest go back to the pool, to be fetched from
-//! whoever has them, under strict priority — so in either mode a piece may come from
-//! several senders.
+//! would keep on order at that sender (`Peer::run_cap`). A delivery is the whole run or
+//! a prefix of it (the sender was choked or the request cancelled: it stopped at a grain
+//! boundary); the grains that arrived are kept and the rest go back to the pool, to be
+//! fetched from whoever has them, under strict priority — so in either mode a piece may
+//! come from several senders.
 
 use super::conn::Conn;
 use super::messages::MAX_WITHDRAWN;
