@@ -236,9 +236,9 @@ fn a_bittyrant_minority_gains_where_downloads_are_long_and_most_peers_slow() {
     // All of the above was measured with the network model of equal shares per request.
     // With one max-min fair flow per connection the first claim does NOT hold: over the
     // same 24 runs the tyrants gain 33.4 ± 71.4 s (faster in 18/24) with a fixed pipeline
-    // of 10, and 48.4 ± 55.1 s (14/24) with `pipeline = "auto"` (docs/findings.md). Fast
-    // mode does not yet give block mode's answers on swarms this slow, and block mode
-    // takes about a minute a run here, so the direction is printed, not asserted; what
+    // of 10, and 48.4 ± 55.1 s (14/24) with `pipeline = "auto"` (docs/findings.md). It
+    // was not re-measured since fast mode agrees with block mode here (entry 75), and
+    // block mode takes about a minute a run, so the direction is printed, not asserted; what
     // is asserted is that BitTyrant uploads less per byte downloaded. With 16 KiB blocks
     // the PropShare tyrants finish 78.8 ± 49.7 s sooner than tit-for-tat ones (19/24;
     // docs/findings.md, entry 58): Levin et al.'s first claim holds on the reference.

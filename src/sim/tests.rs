@@ -222,9 +222,9 @@ fn within_capacity(s: &Scenario) {
 #[test]
 fn a_block_on_its_way_when_its_sender_chokes_still_counts() {
     // One block per chunk and slow links: a run of grains takes seconds, so rechokes
-    // (every 10 s) often choke a peer mid-run. The choke must arrive after the block, as on a TCP
-    // stream; overtaking it, it made the receiver give the chunk up and fetch it again
-    // elsewhere (measured: 27 % of all bytes downloaded twice in this swarm).
+    // (every 10 s) often choke a peer mid-run. The choke must arrive after the block, as
+    // on a TCP stream; overtaking it, it made the receiver give the chunk up and fetch it
+    // again elsewhere (measured: 27 % of all bytes downloaded twice in this swarm).
     let mut s = flash_crowd(30, 8, BlockSize::Chunk);
     for g in &mut s.groups {
         g.upload = Dist::Fixed(Rate::bits_per_sec(1_280_000));

@@ -7,8 +7,8 @@
 //! [`wire::Decoder`]. It waits for upload tokens before it writes a block and for
 //! download tokens after it reads, so TCP's own flow control slows the sender; the
 //! tokens are reserved first come, first served, so the connections of a peer share its
-//! limits in turns. In a
-//! laboratory swarm a delay line holds each incoming message for the link's latency.
+//! limits in turns. In a laboratory swarm a delay line holds each incoming message for
+//! the link's latency.
 //! What the messages mean is the peer loop's business ([`super::host`]).
 
 use super::clock::Clock;
